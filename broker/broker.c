@@ -1,0 +1,292 @@
+/*
+ * Broker wiring: listener, signals, accept path, the per-turn hook (flush
+ * dirty clients, free dead ones) and the bounded shutdown.
+ */
+#include "broker.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+
+#include "client.h"
+#include "log.h"
+#include "wire.h"
+
+#ifndef JBUS_VERSION
+#define JBUS_VERSION "0"
+#endif
+
+static void on_accept(struct watch *w, uint32_t events);
+static void on_signal(struct watch *w, uint32_t events);
+static void on_stop_timer(struct timer *t);
+static void on_turn_end(void *userdata);
+
+/* Raise RLIMIT_NOFILE as far as allowed; warn if it cannot cover max_clients. */
+static void raise_fd_limit(uint32_t max_clients)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)max_clients + 32;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want)
+		log_warn("open-file limit %llu is below max_clients %u plus reserve; "
+			 "connections past it will be refused",
+			 (unsigned long long)rl.rlim_cur, max_clients);
+}
+
+static int setup_signals(struct broker *b)
+{
+	sigset_t mask;
+	int fd;
+
+	/* SIGPIPE would kill us on a write to a vanished peer; errors come back as EPIPE */
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+		return -errno;
+	fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	b->sig.fd = fd;
+	b->sig.fn = on_signal;
+	return loop_add(b->loop, &b->sig, EPOLLIN);
+}
+
+int broker_new(struct broker **bp, const struct broker_config *cfg, char *err, size_t errlen)
+{
+	struct broker *b = calloc(1, sizeof(*b));
+	int r;
+
+	if (!b) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	b->cfg = *cfg;
+	b->version = "jbusd " JBUS_VERSION;
+	b->sig.fd = -1;
+	b->listener.w.fd = -1;
+	b->reserve_fd = -1;
+	list_init(&b->clients);
+	list_init(&b->dirty);
+	list_init(&b->dead);
+	registry_init(&b->registry);
+	timer_init(&b->stop_timer, on_stop_timer);
+	b->scratch = malloc(BROKER_READ_CHUNK);
+	r = b->scratch ? router_init(&b->router) : -ENOMEM;
+	if (r < 0) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	r = loop_new(&b->loop);
+	if (r < 0) {
+		snprintf(err, errlen, "epoll: %s", strerror(-r));
+		goto fail;
+	}
+	loop_set_hook(b->loop, on_turn_end, b);
+	raise_fd_limit(cfg->max_clients);
+	r = setup_signals(b);
+	if (r < 0) {
+		snprintf(err, errlen, "signals: %s", strerror(-r));
+		goto fail;
+	}
+	r = listener_open(&b->listener, cfg->socket_path, cfg->mode, err, errlen);
+	if (r < 0)
+		goto fail;
+	b->listener.w.fn = on_accept;
+	r = loop_add(b->loop, &b->listener.w, EPOLLIN);
+	if (r < 0) {
+		snprintf(err, errlen, "epoll: %s", strerror(-r));
+		goto fail;
+	}
+	b->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	*bp = b;
+	return 0;
+fail:
+	broker_free(b);
+	return r;
+}
+
+struct broker *broker_free(struct broker *b)
+{
+	struct client *c, *tmp;
+
+	if (!b)
+		return NULL;
+	list_for_each_entry_safe(c, tmp, &b->clients, link)
+		client_close(c, "broker exit");
+	list_for_each_entry_safe(c, tmp, &b->dead, link) {
+		list_del(&c->link);
+		client_free(c);
+	}
+	listener_close(&b->listener);
+	safe_close(b->sig.fd);
+	safe_close(b->reserve_fd);
+	if (b->router.root)
+		router_fini(&b->router);
+	registry_fini(&b->registry);
+	loop_free(b->loop);
+	free(b->scratch);
+	free(b);
+	return NULL;
+}
+
+/* Best-effort error on a connection we are about to refuse (it has no client). */
+static void refuse(struct broker *b, int fd, const char *code, const char *msg)
+{
+	struct wire_buf wb;
+	struct wire_raw none = { 0 };
+
+	wire_buf_init(&wb, 0);
+	wire_build_error(&wb, none, code, msg, NULL);
+	if (!wire_buf_failed(&wb) &&
+	    send(fd, wb.p, wb.len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+		/* nothing to do: the peer learns from the close */
+	}
+	wire_buf_free(&wb);
+	safe_close(fd);
+	b->stats.rejected++;
+}
+
+static void accept_out_of_fds(struct broker *b)
+{
+	int fd;
+
+	/* EMFILE leaves the connection pending and the listener readable: free
+	 * the reserve fd, take the connection off the queue and refuse it, or
+	 * the loop would spin on it */
+	b->reserve_fd = safe_close(b->reserve_fd);
+	fd = accept4(b->listener.w.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd >= 0)
+		refuse(b, fd, "limit_reached", "the broker is out of file descriptors");
+	b->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (loop_now(b->loop) - b->emfile_logged >= 1000 || !b->emfile_logged) {
+		b->emfile_logged = loop_now(b->loop) | 1;
+		log_warn("out of file descriptors; refusing connections clients=%u", b->nclients);
+	}
+}
+
+static void on_accept(struct watch *w, uint32_t events)
+{
+	struct broker *b = container_of(w, struct broker, listener.w);
+
+	for (;;) {
+		int fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno == EMFILE || errno == ENFILE) {
+				accept_out_of_fds(b);
+				if (b->reserve_fd < 0)
+					return;
+				continue;
+			}
+			if (errno != EAGAIN)
+				log_warn("accept: %s", strerror(errno));
+			return;
+		}
+		if (b->nclients >= b->cfg.max_clients) {
+			char msg[96];
+			snprintf(msg, sizeof(msg), "the broker has reached max_clients (%u)",
+				 b->cfg.max_clients);
+			refuse(b, fd, "limit_reached", msg);
+			continue;
+		}
+		b->stats.connections++;
+		if (client_new(b, fd) < 0)
+			b->stats.rejected++;
+	}
+}
+
+static void on_signal(struct watch *w, uint32_t events)
+{
+	struct broker *b = container_of(w, struct broker, sig);
+	struct signalfd_siginfo si;
+
+	while (read(w->fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM) {
+			log_info("signal %s: shutting down clients=%u",
+				 si.ssi_signo == SIGINT ? "INT" : "TERM", b->nclients);
+			broker_stop(b);
+		}
+	}
+}
+
+void broker_stop(struct broker *b)
+{
+	struct client *c, *tmp;
+
+	if (b->stopping)
+		return;
+	b->stopping = true;
+	loop_del(b->loop, &b->listener.w);
+	listener_close(&b->listener);
+	list_for_each_entry_safe(c, tmp, &b->clients, link) {
+		if (c->state == CLIENT_HANDSHAKE || c->state == CLIENT_ACTIVE)
+			client_error(c, NULL, "shutting_down", "the broker is shutting down");
+		client_linger(c, false);
+	}
+	loop_timer_arm(b->loop, &b->stop_timer, BROKER_LINGER_MS);
+}
+
+static void on_stop_timer(struct timer *t)
+{
+	struct broker *b = container_of(t, struct broker, stop_timer);
+	struct client *c, *tmp;
+
+	list_for_each_entry_safe(c, tmp, &b->clients, link)
+		client_close(c, "shutdown flush timeout");
+}
+
+static void on_turn_end(void *userdata)
+{
+	struct broker *b = userdata;
+	struct client *c, *tmp;
+
+	/* flushing can close clients, which unlinks them from dirty: iterate safely */
+	while (!list_empty(&b->dirty)) {
+		c = list_first_entry(&b->dirty, struct client, dirty_link);
+		list_del(&c->dirty_link);
+		client_flush(c);
+	}
+	list_for_each_entry_safe(c, tmp, &b->dead, link) {
+		list_del(&c->link);
+		client_free(c);
+	}
+	if (b->stopping && list_empty(&b->clients))
+		loop_quit(b->loop);
+}
+
+int broker_run(struct broker *b)
+{
+	int r;
+
+	log_info("listening on %s (%s, max_frame=%zu max_clients=%u queue_limit=%zu)",
+		 b->listener.path, b->version, b->cfg.max_frame, b->cfg.max_clients,
+		 b->cfg.queue_limit);
+	if (b->cfg.ready_fd >= 0) {
+		if (write(b->cfg.ready_fd, "ready\n", 6) < 0)
+			log_warn("ready-fd: %s", strerror(errno));
+		b->cfg.ready_fd = safe_close(b->cfg.ready_fd);
+	}
+	r = loop_run(b->loop);
+	log_info("stopped connections=%llu published=%llu delivered=%llu errors=%llu "
+		 "slow_consumers=%llu rejected=%llu",
+		 (unsigned long long)b->stats.connections, (unsigned long long)b->stats.published,
+		 (unsigned long long)b->stats.delivered, (unsigned long long)b->stats.errors,
+		 (unsigned long long)b->stats.slow_consumers,
+		 (unsigned long long)b->stats.rejected);
+	return r;
+}

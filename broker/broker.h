@@ -1,0 +1,86 @@
+/*
+ * The broker: configuration, the objects every module reaches through it
+ * (loop, router, registry, client lists) and its counters. main.c fills a
+ * broker_config, calls broker_new() and broker_run(); tests link the same
+ * code from build/libjbusd.a.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "listener.h"
+#include "loop.h"
+#include "registry.h"
+#include "router.h"
+#include "util.h"
+
+#define BROKER_READ_CHUNK (64 * 1024) /* bytes read per client per turn */
+#define BROKER_WRITE_CHUNK (1024 * 1024)
+#define BROKER_LINGER_MS 1000          /* bound on flushing a closing client */
+
+struct broker_config {
+	const char *socket_path;
+	mode_t mode;
+	size_t max_frame;
+	uint32_t max_clients;
+	size_t queue_limit;
+	uint32_t handshake_timeout_ms;
+	int ready_fd; /* -1, or an fd that gets "ready\n" once listening */
+};
+
+#define BROKER_CONFIG_DEFAULT                                                                      \
+	{                                                                                          \
+		.socket_path = NULL, .mode = 0600, .max_frame = 1024 * 1024,                       \
+		.max_clients = 10000, .queue_limit = 8 * 1024 * 1024,                               \
+		.handshake_timeout_ms = 5000, .ready_fd = -1,                                       \
+	}
+
+struct broker_stats {
+	uint64_t connections;     /* accepted */
+	uint64_t rejected;        /* refused at accept: max_clients or out of fds */
+	uint64_t handshake_fail;  /* closed during the handshake */
+	uint64_t frames_in;
+	uint64_t published;       /* pub frames routed */
+	uint64_t sent;            /* send frames routed */
+	uint64_t delivered;       /* msg frames queued to clients */
+	uint64_t errors;          /* error frames sent */
+	uint64_t slow_consumers;  /* disconnected for exceeding queue_limit */
+	uint64_t too_large;       /* disconnected for frame_too_large */
+};
+
+struct broker {
+	struct broker_config cfg;
+	struct loop *loop;
+	struct listener listener;
+	struct watch sig;
+	struct router router;
+	struct registry registry;
+	struct list_head clients; /* connected (incl. handshake and closing) */
+	struct list_head dirty;   /* clients with output to flush this turn */
+	struct list_head dead;    /* closed, freed at the end of the turn */
+	uint32_t nclients;
+	uint64_t publish_seq;     /* deduplicates deliveries of one publish */
+	uint64_t conn_seq;
+	bool stopping;
+	struct timer stop_timer;
+	char *scratch;            /* BROKER_READ_CHUNK bytes, shared read buffer */
+	int reserve_fd;           /* released to accept-and-refuse on EMFILE */
+	uint64_t emfile_logged;   /* loop time of the last EMFILE warning */
+	struct broker_stats stats;
+	const char *version;      /* "jbusd <version>" */
+};
+
+/*
+ * Creates the broker and binds its socket. On failure returns a negative
+ * errno and writes the reason to err (for the exit-1 message).
+ */
+int broker_new(struct broker **bp, const struct broker_config *cfg, char *err, size_t errlen);
+struct broker *broker_free(struct broker *b);
+
+/* Runs until SIGINT/SIGTERM and a bounded flush. Returns 0 or a negative errno. */
+int broker_run(struct broker *b);
+
+/* Starts the shutdown (also used by the signal handler). */
+void broker_stop(struct broker *b);

@@ -1,0 +1,396 @@
+/*
+ * Connections (see client.h): reading and splitting frames, queueing and
+ * writing output, slow-consumer handling, and the close path.
+ *
+ * Reads go into the broker's shared scratch buffer; complete frames are
+ * handled in place and only a trailing partial frame is copied into the
+ * client's own buffer, which is freed again once it empties. An idle client
+ * therefore holds no buffers at all.
+ */
+#include "client.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include "broker.h"
+#include "dispatch.h"
+#include "log.h"
+#include "router.h"
+
+static void client_on_event(struct watch *w, uint32_t events);
+static void client_on_timer(struct timer *t);
+
+static const char *client_label(const struct client *c)
+{
+	return c->name.registered || c->name.len ? c->name.name : "-";
+}
+
+int client_new(struct broker *b, int fd)
+{
+	struct client *c = calloc(1, sizeof(*c));
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	int r;
+
+	if (!c) {
+		safe_close(fd);
+		return -ENOMEM;
+	}
+	c->b = b;
+	c->w.fd = fd;
+	c->w.fn = client_on_event;
+	list_init(&c->dirty_link);
+	list_init(&c->subs);
+	outq_init(&c->out);
+	timer_init(&c->timer, client_on_timer);
+	c->serial = ++b->conn_seq;
+	c->pid = -1;
+	c->uid = (uid_t)-1;
+	c->gid = (gid_t)-1;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+		c->pid = cred.pid;
+		c->uid = cred.uid;
+		c->gid = cred.gid;
+	}
+	r = loop_add(b->loop, &c->w, EPOLLIN);
+	if (r < 0) {
+		safe_close(fd);
+		free(c);
+		return r;
+	}
+	list_add_tail(&c->link, &b->clients);
+	b->nclients++;
+	loop_timer_arm(b->loop, &c->timer, b->cfg.handshake_timeout_ms);
+	log_debug("connect conn=%llu pid=%d uid=%u gid=%u", (unsigned long long)c->serial,
+		  (int)c->pid, (unsigned)c->uid, (unsigned)c->gid);
+	return 0;
+}
+
+void client_free(struct client *c)
+{
+	if (!c)
+		return;
+	outq_clear(&c->out);
+	free(c->in);
+	free(c);
+}
+
+/* Mark c for this turn's flush. */
+static void mark_dirty(struct client *c)
+{
+	if (!list_linked(&c->dirty_link))
+		list_add_tail(&c->dirty_link, &c->b->dirty);
+}
+
+static void slow_consumer(struct client *c)
+{
+	struct broker *b = c->b;
+
+	b->stats.slow_consumers++;
+	log_warn("slow_consumer client=%s pid=%d uid=%u queued=%zu limit=%zu", client_label(c),
+		 (int)c->pid, (unsigned)c->uid, c->out.bytes, b->cfg.queue_limit);
+	outq_drop_backlog(&c->out);
+	client_error(c, NULL, "slow_consumer",
+		     "more than %zu bytes queued for this client; disconnecting",
+		     b->cfg.queue_limit);
+	/* fixed bound: a client that stopped reading gets no extension */
+	client_linger(c, false);
+}
+
+bool client_queue(struct client *c, struct frame *f)
+{
+	if (c->state == CLIENT_DEAD)
+		return false;
+	/* A single frame into an empty queue always fits, so a small limit
+	 * never makes delivery impossible. Closing clients only get what they
+	 * are owed plus their final error, so they are not limited. */
+	if (c->state != CLIENT_CLOSING && !outq_empty(&c->out) &&
+	    c->out.bytes + f->len > c->b->cfg.queue_limit) {
+		slow_consumer(c);
+		return false;
+	}
+	if (outq_push(&c->out, f) < 0) {
+		client_close(c, "out of memory");
+		return false;
+	}
+	mark_dirty(c);
+	return true;
+}
+
+void client_queue_buf(struct client *c, struct wire_buf *b)
+{
+	struct frame *f = frame_from_buf(b);
+
+	if (!f) {
+		client_close(c, "out of memory");
+		return;
+	}
+	client_queue(c, f);
+	frame_unref(f);
+}
+
+static void verror(struct client *c, const struct wire_value *id, const char *code,
+		   const char *extra, const char *fmt, va_list ap)
+{
+	struct wire_raw rid = { 0 };
+	struct wire_buf b;
+	char msg[512];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (id && id->type != WIRE_T_ABSENT) {
+		rid.p = id->p;
+		rid.len = id->len;
+	}
+	c->b->stats.errors++;
+	wire_buf_init(&b, FRAME_HEADROOM);
+	wire_build_error(&b, rid, code, msg, extra);
+	client_queue_buf(c, &b);
+}
+
+void client_error(struct client *c, const struct wire_value *id, const char *code,
+		  const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	verror(c, id, code, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void client_error_extra(struct client *c, const struct wire_value *id, const char *code,
+			const char *extra, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	verror(c, id, code, extra, fmt, ap);
+	va_end(ap);
+}
+
+static void release(struct client *c)
+{
+	struct broker *b = c->b;
+
+	registry_remove(&b->registry, &c->name);
+	router_unsubscribe_all(&b->router, &c->subs);
+}
+
+void client_close(struct client *c, const char *why)
+{
+	struct broker *b = c->b;
+
+	if (c->state == CLIENT_DEAD)
+		return;
+	log_debug("disconnect conn=%llu client=%s pid=%d reason=%s",
+		  (unsigned long long)c->serial, client_label(c), (int)c->pid, why);
+	release(c);
+	loop_timer_cancel(&c->timer);
+	loop_del(b->loop, &c->w);
+	c->w.fd = safe_close(c->w.fd);
+	c->state = CLIENT_DEAD;
+	list_del(&c->dirty_link);
+	list_del(&c->link);
+	list_add_tail(&c->link, &b->dead);
+	b->nclients--;
+}
+
+void client_linger(struct client *c, bool restart_on_progress)
+{
+	struct broker *b = c->b;
+
+	if (c->state == CLIENT_DEAD)
+		return;
+	if (c->state != CLIENT_CLOSING) {
+		release(c);
+		c->state = CLIENT_CLOSING;
+		c->linger_progress = restart_on_progress;
+		free(c->in);
+		c->in = NULL;
+		c->in_len = c->in_cap = 0;
+		loop_timer_arm(b->loop, &c->timer, BROKER_LINGER_MS);
+	}
+	/* the flush closes it once the queue is empty */
+	mark_dirty(c);
+}
+
+static void client_on_timer(struct timer *t)
+{
+	struct client *c = container_of(t, struct client, timer);
+
+	if (c->state == CLIENT_HANDSHAKE) {
+		c->b->stats.handshake_fail++;
+		client_error(c, NULL, "timeout", "no hello within %u ms of connecting",
+			     c->b->cfg.handshake_timeout_ms);
+		client_linger(c, false);
+	} else if (c->state == CLIENT_CLOSING) {
+		client_close(c, "linger timeout");
+	}
+}
+
+void client_flush(struct client *c)
+{
+	struct broker *b = c->b;
+	size_t written = 0;
+	int r;
+
+	if (c->state == CLIENT_DEAD)
+		return;
+	r = outq_write(&c->out, c->w.fd, BROKER_WRITE_CHUNK, &written);
+	if (r < 0) {
+		client_close(c, "write error");
+		return;
+	}
+	if (c->state == CLIENT_CLOSING) {
+		if (r == 0) {
+			client_close(c, "closed");
+			return;
+		}
+		if (written && c->linger_progress)
+			loop_timer_arm(b->loop, &c->timer, BROKER_LINGER_MS);
+		loop_mod(b->loop, &c->w, EPOLLOUT);
+		return;
+	}
+	/* EPOLLOUT only while output remains: never wake up for nothing */
+	loop_mod(b->loop, &c->w, r == OUTQ_E_AGAIN ? EPOLLIN | EPOLLOUT : EPOLLIN);
+}
+
+/* Frames in buf[cur->pos..len); returns false once the client stops reading. */
+static bool handle_frames(struct client *c, const char *buf, size_t len, struct wire_cursor *cur)
+{
+	struct broker *b = c->b;
+
+	for (;;) {
+		const char *line;
+		size_t n;
+		int r = wire_next_frame(buf, len, cur, b->cfg.max_frame, &line, &n);
+
+		if (r == WIRE_E_MORE)
+			return true;
+		if (r == WIRE_E_TOO_LARGE) {
+			b->stats.too_large++;
+			client_error(c, NULL, "frame_too_large",
+				     "frame exceeds max_frame of %zu bytes; closing",
+				     b->cfg.max_frame);
+			client_linger(c, true);
+			return false;
+		}
+		b->stats.frames_in++;
+		dispatch_frame(c, line, n);
+		if (c->state != CLIENT_HANDSHAKE && c->state != CLIENT_ACTIVE)
+			return false;
+	}
+}
+
+/* Keeps buf[pos..len) (a partial frame) in the client's own buffer. */
+static int keep_partial(struct client *c, const char *buf, size_t len, struct wire_cursor *cur)
+{
+	size_t left = len - cur->pos;
+
+	if (buf == c->in) {
+		if (left && cur->pos)
+			memmove(c->in, c->in + cur->pos, left);
+	} else if (left) {
+		size_t cap = left * 2 < 4096 ? 4096 : left * 2;
+		char *p;
+		if (cap > c->b->cfg.max_frame + 2)
+			cap = c->b->cfg.max_frame + 2;
+		p = malloc(cap);
+		if (!p)
+			return -ENOMEM;
+		memcpy(p, buf + cur->pos, left);
+		c->in = p;
+		c->in_cap = (uint32_t)cap;
+	}
+	c->in_len = (uint32_t)left;
+	c->cur.scanned = cur->scanned - cur->pos;
+	c->cur.pos = 0;
+	if (!left) {
+		free(c->in);
+		c->in = NULL;
+		c->in_cap = 0;
+	}
+	return 0;
+}
+
+/* Room to read into the client's own buffer, grown up to max_frame + CRLF. */
+static int grow_input(struct client *c)
+{
+	size_t limit = c->b->cfg.max_frame + 2, cap;
+	char *p;
+
+	if (c->in_cap - c->in_len >= 4096 || c->in_cap >= limit)
+		return 0;
+	cap = (size_t)c->in_cap * 2;
+	if (cap < (size_t)c->in_len + BROKER_READ_CHUNK)
+		cap = (size_t)c->in_len + BROKER_READ_CHUNK;
+	if (cap > limit)
+		cap = limit;
+	p = realloc(c->in, cap);
+	if (!p)
+		return -ENOMEM;
+	c->in = p;
+	c->in_cap = (uint32_t)cap;
+	return 0;
+}
+
+static void client_read(struct client *c)
+{
+	struct broker *b = c->b;
+	struct wire_cursor cur = { 0, 0 };
+	char *buf;
+	size_t len = 0, room;
+	ssize_t n;
+
+	if (c->in_len) {
+		if (grow_input(c) < 0) {
+			client_close(c, "out of memory");
+			return;
+		}
+		buf = c->in;
+		len = c->in_len;
+		cur = c->cur;
+		room = c->in_cap - len;
+		if (room > BROKER_READ_CHUNK)
+			room = BROKER_READ_CHUNK;
+	} else {
+		buf = b->scratch;
+		room = BROKER_READ_CHUNK;
+	}
+	n = read(c->w.fd, buf + len, room);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		client_close(c, "read error");
+		return;
+	}
+	if (n == 0) {
+		/* the peer may still read (half-close, e.g. a script piping
+		 * into socat): flush what it is owed before closing */
+		if (c->state == CLIENT_HANDSHAKE)
+			b->stats.handshake_fail++;
+		client_linger(c, true);
+		return;
+	}
+	len += (size_t)n;
+	if (!handle_frames(c, buf, len, &cur))
+		return;
+	if (keep_partial(c, buf, len, &cur) < 0)
+		client_close(c, "out of memory");
+}
+
+static void client_on_event(struct watch *w, uint32_t events)
+{
+	struct client *c = container_of(w, struct client, w);
+
+	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+		if (c->state == CLIENT_HANDSHAKE || c->state == CLIENT_ACTIVE)
+			client_read(c);
+		else if (events & (EPOLLHUP | EPOLLERR))
+			client_close(c, "hangup");
+	}
+	if ((events & EPOLLOUT) && c->state != CLIENT_DEAD)
+		mark_dirty(c);
+}

@@ -1,0 +1,82 @@
+/*
+ * One connection: its socket, input buffer, output queue, name and
+ * subscriptions, and its life cycle:
+ *
+ *   HANDSHAKE --hello--> ACTIVE --bye / EOF / error--> CLOSING --> DEAD
+ *
+ * CLOSING stops reading, releases the name and subscriptions at once, and
+ * flushes what the client is owed for at most BROKER_LINGER_MS (for bye and
+ * EOF: without progress). DEAD clients have no fd and are freed at the end
+ * of the loop turn, so nothing earlier in the same turn can dangle.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "loop.h"
+#include "outq.h"
+#include "registry.h"
+#include "wire.h"
+
+struct broker;
+
+enum client_state {
+	CLIENT_HANDSHAKE,
+	CLIENT_ACTIVE,
+	CLIENT_CLOSING,
+	CLIENT_DEAD,
+};
+
+struct client {
+	struct watch w;
+	struct broker *b;
+	struct list_head link;       /* b->clients, then b->dead */
+	struct list_head dirty_link; /* b->dirty while output waits for this turn's flush */
+	struct name_entry name;
+	struct list_head subs;       /* struct sub, owner_link */
+	struct outq out;
+	struct timer timer;          /* handshake deadline, then linger bound */
+	char *in;                    /* partial frame carried between reads, or NULL */
+	uint32_t in_len, in_cap;
+	struct wire_cursor cur;
+	uint64_t seq;                /* last publish_seq delivered to this client */
+	uint64_t serial;
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	uint8_t state;               /* enum client_state */
+	bool linger_progress;        /* linger deadline restarts on write progress */
+};
+
+/* Takes ownership of fd (a freshly accepted connection). */
+int client_new(struct broker *b, int fd);
+void client_free(struct client *c);
+
+/* Queues f (takes a new reference; the caller keeps its own). Counts
+ * against the queue limit: past it the client is disconnected as a slow
+ * consumer and false is returned. */
+bool client_queue(struct client *c, struct frame *f);
+
+/* Builds and queues an error frame; id may be NULL. */
+void client_error(struct client *c, const struct wire_value *id, const char *code,
+		  const char *fmt, ...) _printf_(4, 5);
+/* Like client_error with extra members (see wire_build_error). */
+void client_error_extra(struct client *c, const struct wire_value *id, const char *code,
+			const char *extra, const char *fmt, ...) _printf_(5, 6);
+/* Queues a small frame built by the caller into b (FRAME_HEADROOM). */
+void client_queue_buf(struct client *c, struct wire_buf *b);
+
+/* Stop reading, release name and subscriptions, flush then close. */
+void client_linger(struct client *c, bool restart_on_progress);
+/* Close now (peer gone or fatal error). */
+void client_close(struct client *c, const char *why);
+
+/* Writes queued output (called once per turn from the broker's hook). */
+void client_flush(struct client *c);
+
+static inline bool client_active(const struct client *c)
+{
+	return c->state == CLIENT_ACTIVE;
+}

@@ -1,0 +1,27 @@
+/*
+ * The listening AF_UNIX stream socket: safe takeover of the path (never a
+ * live broker's, stale sockets removed, anything else refused), the file
+ * mode set through the umask so it is never more open than asked, and
+ * removal on exit only if the file is still ours.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "loop.h"
+
+struct listener {
+	struct watch w;
+	char *path;
+	dev_t dev;
+	ino_t ino;
+};
+
+/*
+ * Binds and listens on path with the given mode. Returns 0, or a negative
+ * errno with a human reason in err.
+ */
+int listener_open(struct listener *ls, const char *path, mode_t mode, char *err, size_t errlen);
+/* Closes the socket and removes the file if it is still the one we bound. */
+void listener_close(struct listener *ls);

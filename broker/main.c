@@ -1,0 +1,197 @@
+/*
+ * jbusd: command line, then broker_new() and broker_run(). Nothing else
+ * lives here, so tests and fuzzers link the same broker code.
+ *
+ * Exit status: 0 after a clean shutdown, 1 when the broker cannot start,
+ * 2 for a usage error.
+ */
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker.h"
+#include "log.h"
+#include "sockpath.h"
+
+#define EXIT_USAGE 2
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: jbusd [OPTION]...\n"
+		"Local message broker: routes newline-delimited JSON frames between\n"
+		"clients of an AF_UNIX stream socket.\n"
+		"\n"
+		"  -s, --socket PATH            socket path (default: $JBUS_SOCKET, else\n"
+		"                               $XDG_RUNTIME_DIR/jbus.sock, else\n"
+		"                               /tmp/jbus-<uid>.sock)\n"
+		"  -m, --mode MODE              socket file mode, octal (default 0600)\n"
+		"      --max-frame BYTES        largest frame a client may send\n"
+		"                               (default 1M; 64..1G, suffix K, M, G)\n"
+		"      --max-clients N          connections at once, handshake included\n"
+		"                               (default 10000; 1..1000000)\n"
+		"      --queue-limit BYTES      output queued per client before it is\n"
+		"                               disconnected as a slow consumer\n"
+		"                               (default 8M; 1K..64G)\n"
+		"      --handshake-timeout SECONDS\n"
+		"                               time allowed for the hello (default 5;\n"
+		"                               0.001..3600)\n"
+		"      --ready-fd FD            write \"ready\\n\" to FD once listening,\n"
+		"                               then close it (for supervisors and tests)\n"
+		"  -v, --verbose                log debug events (connections, handshakes)\n"
+		"  -h, --help                   show this help and exit\n"
+		"  -V, --version                show the version and exit\n"
+		"\n"
+		"Exit status: 0 after a clean shutdown (SIGINT, SIGTERM), 1 if the broker\n"
+		"cannot start, 2 for a usage error.\n");
+}
+
+static int usage_error(const char *what, const char *arg, const char *range)
+{
+	fprintf(stderr, "jbusd: %s '%s'%s\nTry 'jbusd --help' for more information.\n", what,
+		arg, range);
+	return EXIT_USAGE;
+}
+
+/* Unsigned integer with an optional binary suffix K, M or G. */
+static int parse_size(const char *s, unsigned long long lo, unsigned long long hi,
+		      unsigned long long *out)
+{
+	unsigned long long v, mul = 1;
+	char *end;
+
+	if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -1;
+	if (*end) {
+		switch (*end) {
+		case 'k': case 'K': mul = 1ULL << 10; break;
+		case 'm': case 'M': mul = 1ULL << 20; break;
+		case 'g': case 'G': mul = 1ULL << 30; break;
+		default: return -1;
+		}
+		if (end[1])
+			return -1;
+	}
+	if (v > ULLONG_MAX / mul)
+		return -1;
+	v *= mul;
+	if (v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "mode", required_argument, NULL, 'm' },
+		{ "max-frame", required_argument, NULL, 'F' },
+		{ "max-clients", required_argument, NULL, 'C' },
+		{ "queue-limit", required_argument, NULL, 'Q' },
+		{ "handshake-timeout", required_argument, NULL, 'T' },
+		{ "ready-fd", required_argument, NULL, 'R' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 },
+	};
+	struct broker_config cfg = BROKER_CONFIG_DEFAULT;
+	struct broker *b = NULL;
+	char path[PATH_MAX], err[512];
+	unsigned long long v;
+	int c, r;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":s:m:vhV", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			cfg.socket_path = optarg;
+			break;
+		case 'm': {
+			char *end;
+			long m;
+			errno = 0;
+			m = strtol(optarg, &end, 8);
+			if (errno || end == optarg || *end || m < 0 || m > 0777 || *optarg == '-' ||
+			    *optarg == '+')
+				return usage_error("invalid mode", optarg, " (octal, 0..0777)");
+			cfg.mode = (mode_t)m;
+			break;
+		}
+		case 'F':
+			if (parse_size(optarg, 64, 1ULL << 30, &v) < 0)
+				return usage_error("invalid --max-frame", optarg, " (64..1G)");
+			cfg.max_frame = (size_t)v;
+			break;
+		case 'C':
+			if (parse_size(optarg, 1, 1000000, &v) < 0 || strpbrk(optarg, "kKmMgG"))
+				return usage_error("invalid --max-clients", optarg,
+						   " (1..1000000)");
+			cfg.max_clients = (uint32_t)v;
+			break;
+		case 'Q':
+			if (parse_size(optarg, 1024, 64ULL << 30, &v) < 0)
+				return usage_error("invalid --queue-limit", optarg, " (1K..64G)");
+			cfg.queue_limit = (size_t)v;
+			break;
+		case 'T': {
+			char *end;
+			double s;
+			errno = 0;
+			s = strtod(optarg, &end);
+			if (errno || end == optarg || *end || !isfinite(s) || s < 0.001 || s > 3600)
+				return usage_error("invalid --handshake-timeout", optarg,
+						   " (0.001..3600 seconds)");
+			cfg.handshake_timeout_ms = (uint32_t)llround(s * 1000);
+			break;
+		}
+		case 'R':
+			if (parse_size(optarg, 0, INT_MAX, &v) < 0 || strpbrk(optarg, "kKmMgG"))
+				return usage_error("invalid --ready-fd", optarg, "");
+			cfg.ready_fd = (int)v;
+			break;
+		case 'v':
+			log_max_level = LOG_LVL_DEBUG;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("jbusd %s\n", JBUS_VERSION);
+			return 0;
+		case ':':
+			return usage_error("missing value for option", argv[optind - 1], "");
+		default:
+			return usage_error("unknown option", argv[optind - 1], "");
+		}
+	}
+	if (optind < argc)
+		return usage_error("unexpected argument", argv[optind], "");
+	if (!cfg.socket_path) {
+		if (sockpath_default(path, sizeof(path)) < 0) {
+			fprintf(stderr, "jbusd: default socket path is too long\n");
+			return 1;
+		}
+		cfg.socket_path = path;
+	}
+	r = broker_new(&b, &cfg, err, sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "jbusd: cannot start: %s\n", err);
+		return 1;
+	}
+	r = broker_run(b);
+	broker_free(b);
+	if (r < 0) {
+		fprintf(stderr, "jbusd: event loop failed: %s\n", strerror(-r));
+		return 1;
+	}
+	return 0;
+}

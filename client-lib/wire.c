@@ -1,0 +1,266 @@
+/*
+ * Framing and frame building for protocol v1 (see wire.h, docs/protocol.md).
+ *
+ * Frames are built straight into a wire_buf whose headroom belongs to the
+ * caller; sizes are reserved up front where a payload is large, so that a
+ * published message is copied exactly once on its way out.
+ */
+#include "wire.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int wire_next_frame(const char *buf, size_t len, struct wire_cursor *cur, size_t max_frame,
+		    const char **line, size_t *line_len)
+{
+	for (;;) {
+		size_t start = cur->pos;
+		size_t from = cur->scanned > start ? cur->scanned : start;
+		const char *nl = from < len ? memchr(buf + from, '\n', len - from) : NULL;
+		size_t end, n, i;
+
+		if (!nl) {
+			cur->scanned = len;
+			/* max_frame bytes plus a CR may wait for their LF; more cannot fit */
+			if (len - start > max_frame + 1)
+				return WIRE_E_TOO_LARGE;
+			return WIRE_E_MORE;
+		}
+		end = (size_t)(nl - buf);
+		cur->pos = cur->scanned = end + 1;
+		n = end - start;
+		if (n && buf[end - 1] == '\r')
+			n--;
+		for (i = 0; i < n; i++) {
+			char c = buf[start + i];
+			if (c != ' ' && c != '\t' && c != '\r')
+				break;
+		}
+		if (i == n)
+			continue; /* blank line */
+		if (n > max_frame)
+			return WIRE_E_TOO_LARGE;
+		*line = buf + start;
+		*line_len = n;
+		return 0;
+	}
+}
+
+void wire_buf_init(struct wire_buf *b, size_t headroom)
+{
+	b->p = NULL;
+	b->len = headroom;
+	b->cap = 0;
+	b->failed = false;
+}
+
+void wire_buf_free(struct wire_buf *b)
+{
+	free(b->p);
+	b->p = NULL;
+	b->len = b->cap = 0;
+}
+
+bool wire_buf_reserve(struct wire_buf *b, size_t more)
+{
+	size_t want, cap;
+	char *p;
+
+	if (b->failed)
+		return false;
+	if (more > SIZE_MAX - b->len)
+		goto oom;
+	want = b->len + more;
+	if (want <= b->cap)
+		return true;
+	cap = b->cap ? b->cap : 128;
+	while (cap < want)
+		cap = cap > SIZE_MAX / 2 ? want : cap * 2;
+	p = realloc(b->p, cap);
+	if (!p)
+		goto oom;
+	b->p = p;
+	b->cap = cap;
+	return true;
+oom:
+	b->failed = true;
+	return false;
+}
+
+void wire_buf_put(struct wire_buf *b, const void *p, size_t n)
+{
+	if (!wire_buf_reserve(b, n))
+		return;
+	if (n)
+		memcpy(b->p + b->len, p, n);
+	b->len += n;
+}
+
+void wire_buf_puts(struct wire_buf *b, const char *s)
+{
+	wire_buf_put(b, s, strlen(s));
+}
+
+void wire_buf_put_u64(struct wire_buf *b, uint64_t v)
+{
+	char tmp[20];
+	size_t i = sizeof(tmp);
+
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	wire_buf_put(b, tmp + i, sizeof(tmp) - i);
+}
+
+/* 0: copy as is; otherwise the character after the backslash ('u': \u00XX). */
+static const char esc_table[256] = {
+	[0x00 ... 0x07] = 'u', ['\b'] = 'b', ['\t'] = 't', ['\n'] = 'n', [0x0b] = 'u',
+	['\f'] = 'f', ['\r'] = 'r', [0x0e ... 0x1f] = 'u', ['"'] = '"', ['\\'] = '\\',
+};
+
+size_t wire_jstr_len(const char *s, size_t n)
+{
+	size_t len = n + 2;
+
+	for (size_t i = 0; i < n; i++) {
+		char e = esc_table[(unsigned char)s[i]];
+		if (e)
+			len += e == 'u' ? 5 : 1;
+	}
+	return len;
+}
+
+void wire_buf_put_jstr(struct wire_buf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i, run = 0;
+	char *o;
+
+	if (!wire_buf_reserve(b, wire_jstr_len(s, n)))
+		return;
+	o = b->p + b->len;
+	*o++ = '"';
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char e = esc_table[c];
+		if (!e)
+			continue;
+		memcpy(o, s + run, i - run);
+		o += i - run;
+		run = i + 1;
+		*o++ = '\\';
+		*o++ = e;
+		if (e == 'u') {
+			*o++ = '0';
+			*o++ = '0';
+			*o++ = hex[c >> 4];
+			*o++ = hex[c & 15];
+		}
+	}
+	memcpy(o, s + run, n - run);
+	o += n - run;
+	*o++ = '"';
+	b->len = (size_t)(o - b->p);
+}
+
+static void put_id(struct wire_buf *b, struct wire_raw id)
+{
+	if (!id.len)
+		return;
+	wire_buf_puts(b, ",\"id\":");
+	wire_buf_put(b, id.p, id.len);
+}
+
+void wire_build_ok(struct wire_buf *b, struct wire_raw id, const uint64_t *delivered)
+{
+	wire_buf_puts(b, "{\"op\":\"ok\"");
+	put_id(b, id);
+	if (delivered) {
+		wire_buf_puts(b, ",\"delivered\":");
+		wire_buf_put_u64(b, *delivered);
+	}
+	wire_buf_puts(b, "}\n");
+}
+
+void wire_build_error(struct wire_buf *b, struct wire_raw id, const char *code, const char *msg,
+		      const char *extra)
+{
+	wire_buf_puts(b, "{\"op\":\"error\"");
+	put_id(b, id);
+	wire_buf_puts(b, ",\"code\":");
+	wire_buf_put_jstr(b, code, strlen(code));
+	wire_buf_puts(b, ",\"message\":");
+	wire_buf_put_jstr(b, msg, strlen(msg));
+	if (extra) {
+		wire_buf_puts(b, ",");
+		wire_buf_puts(b, extra);
+	}
+	wire_buf_puts(b, "}\n");
+}
+
+void wire_build_pong(struct wire_buf *b, struct wire_raw id)
+{
+	wire_buf_puts(b, "{\"op\":\"pong\"");
+	put_id(b, id);
+	wire_buf_puts(b, "}\n");
+}
+
+void wire_build_welcome(struct wire_buf *b, struct wire_raw id, const char *name, size_t name_len,
+			const char *broker, uint64_t max_frame)
+{
+	wire_buf_puts(b, "{\"op\":\"welcome\"");
+	put_id(b, id);
+	wire_buf_puts(b, ",\"proto\":1,\"name\":");
+	wire_buf_put_jstr(b, name, name_len);
+	wire_buf_puts(b, ",\"broker\":");
+	wire_buf_put_jstr(b, broker, strlen(broker));
+	wire_buf_puts(b, ",\"max_frame\":");
+	wire_buf_put_u64(b, max_frame);
+	wire_buf_puts(b, "}\n");
+}
+
+void wire_build_msg(struct wire_buf *b, const char *topic, size_t topic_len, const char *from,
+		    size_t from_len, const char *to, size_t to_len, struct wire_raw data)
+{
+	static const char head[] = "{\"op\":\"msg\"";
+	size_t need = sizeof(head) + 32 + wire_jstr_len(from, from_len) +
+		      (data.len ? data.len : 4);
+
+	if (topic)
+		need += 9 + wire_jstr_len(topic, topic_len);
+	if (to)
+		need += 6 + wire_jstr_len(to, to_len);
+	if (!wire_buf_reserve(b, need))
+		return;
+	wire_buf_put(b, head, sizeof(head) - 1);
+	if (topic) {
+		wire_buf_puts(b, ",\"topic\":");
+		wire_buf_put_jstr(b, topic, topic_len);
+	}
+	wire_buf_puts(b, ",\"from\":");
+	wire_buf_put_jstr(b, from, from_len);
+	if (to) {
+		wire_buf_puts(b, ",\"to\":");
+		wire_buf_put_jstr(b, to, to_len);
+	}
+	wire_buf_puts(b, ",\"data\":");
+	if (data.len)
+		wire_buf_put(b, data.p, data.len);
+	else
+		wire_buf_puts(b, "null");
+	wire_buf_puts(b, "}\n");
+}
+
+bool wire_name_valid(const char *s, size_t n)
+{
+	if (n < 1 || n > WIRE_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-'))
+			return false;
+	}
+	return true;
+}

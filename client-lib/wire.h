@@ -1,0 +1,187 @@
+/*
+ * Wire codec of protocol v1, shared by libjbus and jbusd (compiled once).
+ *
+ *  - framing: newline-delimited frames, trailing CR stripped, blank lines
+ *    skipped, max_frame enforced before a buffer has to grow;
+ *  - scanning: a strict single-pass JSON validator (RFC 8259, UTF-8, depth
+ *    limit) that records the byte span of each known top-level member, so
+ *    payloads can be forwarded byte for byte without building a tree;
+ *  - building: the frames the broker and the library emit.
+ *
+ * Nothing here allocates except struct wire_buf, and nothing keeps state
+ * between calls: every function is reentrant.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define WIRE_PROTO 1
+#define WIRE_MAX_DEPTH 64           /* the frame's own object is level 1 */
+#define WIRE_DEFAULT_MAX_FRAME (1024 * 1024)
+#define WIRE_NAME_MAX 64
+#define WIRE_TOPIC_MAX 1024
+
+/* Expected outcomes (positive); negative values are errno codes. */
+enum {
+	WIRE_E_MORE = 1,  /* no complete frame yet */
+	WIRE_E_TOO_LARGE, /* frame longer than max_frame */
+	WIRE_E_JSON,      /* not valid JSON / UTF-8, or too deep */
+	WIRE_E_NOT_OBJECT,/* valid JSON but not an object */
+	WIRE_E_STRING,    /* a string field decodes to NUL or a lone surrogate */
+	WIRE_E_LENGTH,    /* a decoded string does not fit the caller's buffer */
+};
+
+/* section: framing */
+
+/*
+ * Cursor over a receive buffer. pos is where the next frame starts; scanned
+ * is how far the search for '\n' already went, so bytes arriving in small
+ * pieces are not searched again.
+ */
+struct wire_cursor {
+	size_t pos;
+	size_t scanned;
+};
+
+/*
+ * Find the next frame in buf[0..len) starting at cur->pos. Returns 0 with
+ * line and line_len set (borrowed from buf, without the line ending) and
+ * cur->pos moved past it; WIRE_E_MORE when buf holds only part of a frame
+ * (cur->pos then marks its start); WIRE_E_TOO_LARGE when the frame at pos is
+ * longer than max_frame (whether or not its end has arrived).
+ */
+int wire_next_frame(const char *buf, size_t len, struct wire_cursor *cur, size_t max_frame,
+		    const char **line, size_t *line_len);
+
+/* section: scanning */
+
+enum wire_type {
+	WIRE_T_ABSENT = 0,
+	WIRE_T_NULL,
+	WIRE_T_FALSE,
+	WIRE_T_TRUE,
+	WIRE_T_NUMBER,
+	WIRE_T_STRING,
+	WIRE_T_ARRAY,
+	WIRE_T_OBJECT,
+};
+
+/* A value's raw bytes in the frame (strings include their quotes). */
+struct wire_value {
+	const char *p;
+	uint32_t len;
+	uint8_t type;   /* enum wire_type */
+	bool escaped;   /* string contains a backslash escape */
+};
+
+/* The top-level members the codec knows; others are validated and ignored. */
+enum wire_field {
+	WF_OP,
+	WF_ID,
+	WF_TOPIC,
+	WF_TO,
+	WF_FROM,
+	WF_DATA,
+	WF_NAME,
+	WF_PROTO,
+	WF_CODE,
+	WF_MESSAGE,
+	WF_DELIVERED,
+	WF_BROKER,
+	WF_MAX_FRAME,
+	WF_SUPPORTED,
+	WF__COUNT
+};
+
+/* Envelope of one frame: spans borrowed from the frame's bytes. */
+struct wire_env {
+	struct wire_value f[WF__COUNT];
+};
+
+/* Where and why a scan failed, for the human part of an error frame. */
+struct wire_err {
+	size_t offset;
+	const char *reason; /* static string */
+};
+
+/*
+ * Validate frame p[0..n) and fill env with its known top-level members (a
+ * repeated member: the last one wins). Returns 0, WIRE_E_JSON (err says
+ * where) or WIRE_E_NOT_OBJECT.
+ */
+int wire_scan(const char *p, size_t n, struct wire_env *env, struct wire_err *err);
+
+/* Name of a field as it appears on the wire ("op", "topic", ...). */
+const char *wire_field_name(enum wire_field f);
+
+/*
+ * Decode a string value into UTF-8. When it has no escapes the result points
+ * into the frame and buf is untouched; otherwise it is written to buf (cap
+ * bytes, not NUL-terminated). Returns 0, WIRE_E_LENGTH, or WIRE_E_STRING for
+ * \u0000 and unpaired surrogates (not representable as a C string / UTF-8).
+ */
+int wire_string(const struct wire_value *v, char *buf, size_t cap, const char **out,
+		size_t *out_len);
+
+/* Does the value equal the given ASCII string (no escapes considered)? */
+bool wire_value_is(const struct wire_value *v, const char *s);
+
+/* section: building */
+
+/*
+ * Growable output buffer. headroom bytes are reserved at the front for the
+ * caller (the broker puts its frame header there), so a built frame needs no
+ * second allocation or copy. Allocation failure is sticky: check
+ * wire_buf_failed() once after building.
+ */
+struct wire_buf {
+	char *p;
+	size_t len, cap;
+	bool failed;
+};
+
+void wire_buf_init(struct wire_buf *b, size_t headroom);
+void wire_buf_free(struct wire_buf *b);
+bool wire_buf_reserve(struct wire_buf *b, size_t more);
+void wire_buf_put(struct wire_buf *b, const void *p, size_t n);
+void wire_buf_puts(struct wire_buf *b, const char *s);
+void wire_buf_put_u64(struct wire_buf *b, uint64_t v);
+/* Appends s[0..n) as a JSON string literal (quotes and escapes added). */
+void wire_buf_put_jstr(struct wire_buf *b, const char *s, size_t n);
+static inline bool wire_buf_failed(const struct wire_buf *b)
+{
+	return b->failed;
+}
+
+/* Length of s[0..n) as a JSON string literal, quotes included. */
+size_t wire_jstr_len(const char *s, size_t n);
+
+/* A raw JSON span (id, data) to copy verbatim; len 0 means absent. */
+struct wire_raw {
+	const char *p;
+	size_t len;
+};
+
+/* Each builder appends one complete frame, '\n' included. */
+void wire_build_ok(struct wire_buf *b, struct wire_raw id, const uint64_t *delivered);
+/* extra: NULL, or members appended verbatim after "message" (e.g. "\"supported\":[1]"). */
+void wire_build_error(struct wire_buf *b, struct wire_raw id, const char *code, const char *msg,
+		      const char *extra);
+void wire_build_pong(struct wire_buf *b, struct wire_raw id);
+void wire_build_welcome(struct wire_buf *b, struct wire_raw id, const char *name, size_t name_len,
+			const char *broker, uint64_t max_frame);
+
+/*
+ * {"op":"msg",["topic":T,]"from":F,["to":TO,]"data":D}: topic and to are
+ * optional (NULL), data is raw JSON ("null" when absent). The exact size is
+ * reserved first so a large payload is copied once.
+ */
+void wire_build_msg(struct wire_buf *b, const char *topic, size_t topic_len, const char *from,
+		    size_t from_len, const char *to, size_t to_len, struct wire_raw data);
+
+/* section: names */
+
+/* Does s[0..n) match [A-Za-z0-9._-]{1,64}? */
+bool wire_name_valid(const char *s, size_t n);

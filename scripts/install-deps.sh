@@ -1,0 +1,29 @@
+#!/bin/sh
+# Install the build and test dependencies of jbus (json-c, Check, pkg-config)
+# with the system package manager. Called by the Makefile when pkg-config
+# cannot find a dependency; safe to run by hand at any time.
+set -eu
+
+need_sudo() {
+	if [ "$(id -u)" -eq 0 ]; then
+		"$@"
+	elif command -v sudo >/dev/null 2>&1; then
+		sudo "$@"
+	else
+		echo "install-deps: need root (or sudo) to run: $*" >&2
+		exit 1
+	fi
+}
+
+if command -v apt-get >/dev/null 2>&1; then
+	export DEBIAN_FRONTEND=noninteractive
+	need_sudo apt-get update -q
+	need_sudo apt-get install -y -q --no-install-recommends \
+		pkg-config libjson-c-dev check gcc make
+elif command -v dnf >/dev/null 2>&1; then
+	need_sudo dnf install -y pkgconf-pkg-config json-c-devel check-devel gcc make
+else
+	echo "install-deps: no supported package manager (apt-get, dnf) found." >&2
+	echo "install-deps: install pkg-config, json-c (>= 0.13) and Check (>= 0.11) by hand." >&2
+	exit 1
+fi
