@@ -10,11 +10,12 @@ CC         ?= cc
 PKG_CONFIG ?= pkg-config
 PREFIX     ?= /usr/local
 
-BUILD := build
-Q := $(if $(V),,@)
 ifeq ($(SANITIZE),1)
-BUILD := build/sanitize
+BUILD ?= build/sanitize
+else
+BUILD ?= build
 endif
+Q := $(if $(V),,@)
 
 # Dependencies: install them when pkg-config cannot find them (not for clean).
 ifneq ($(filter-out clean distclean help,$(or $(MAKECMDGOALS),all)),)
@@ -109,7 +110,7 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/integration/%.o $(TESTLIB_OBJ) $(BROKER_LIB
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CHECK_LIBS) $(JSONC_LIBS) -lm
 
 run: $(BUILD)/jbusd
-	./$(BUILD)/jbusd $(ARGS)
+	$(abspath $(BUILD))/jbusd $(ARGS)
 
 # Every suite runs even if one fails; the last line sums them up.
 check: $(BUILD)/jbusd $(TEST_BINS)

@@ -73,6 +73,7 @@ void client_free(struct client *c)
 {
 	if (!c)
 		return;
+	router_unsubscribe_all(&c->b->router, &c->subs);
 	outq_clear(&c->out);
 	free(c->in);
 	free(c);
@@ -93,11 +94,12 @@ static void slow_consumer(struct client *c)
 	log_warn("slow_consumer client=%s pid=%d uid=%u queued=%zu limit=%zu", client_label(c),
 		 (int)c->pid, (unsigned)c->uid, c->out.bytes, b->cfg.queue_limit);
 	outq_drop_backlog(&c->out);
+	/* closing first: the error must not count against the limit again.
+	 * Fixed bound: a client that stopped reading gets no extension. */
+	client_linger(c, false);
 	client_error(c, NULL, "slow_consumer",
 		     "more than %zu bytes queued for this client; disconnecting",
 		     b->cfg.queue_limit);
-	/* fixed bound: a client that stopped reading gets no extension */
-	client_linger(c, false);
 }
 
 bool client_queue(struct client *c, struct frame *f)
@@ -170,12 +172,16 @@ void client_error_extra(struct client *c, const struct wire_value *id, const cha
 	va_end(ap);
 }
 
+/*
+ * The name is released at once, so a restarted client can take it again.
+ * Subscriptions stay in the tree until client_free() at the end of the
+ * turn: this may run from inside router_match() (a slow consumer found
+ * during a publish), which must not see the tree change under it. deliver
+ * skips clients that are not active, so they receive nothing meanwhile.
+ */
 static void release(struct client *c)
 {
-	struct broker *b = c->b;
-
-	registry_remove(&b->registry, &c->name);
-	router_unsubscribe_all(&b->router, &c->subs);
+	registry_remove(&c->b->registry, &c->name);
 }
 
 void client_close(struct client *c, const char *why)

@@ -4,9 +4,10 @@
  *
  *   HANDSHAKE --hello--> ACTIVE --bye / EOF / error--> CLOSING --> DEAD
  *
- * CLOSING stops reading, releases the name and subscriptions at once, and
- * flushes what the client is owed for at most BROKER_LINGER_MS (for bye and
- * EOF: without progress). DEAD clients have no fd and are freed at the end
+ * CLOSING stops reading, releases the name at once, receives no more
+ * messages (its subscriptions leave the tree when it is freed), and flushes
+ * what the client is owed for at most BROKER_LINGER_MS (for bye and EOF:
+ * without progress). DEAD clients have no fd and are freed at the end
  * of the loop turn, so nothing earlier in the same turn can dangle.
  */
 #pragma once
@@ -68,7 +69,7 @@ void client_error_extra(struct client *c, const struct wire_value *id, const cha
 /* Queues a small frame built by the caller into b (FRAME_HEADROOM). */
 void client_queue_buf(struct client *c, struct wire_buf *b);
 
-/* Stop reading, release name and subscriptions, flush then close. */
+/* Stop reading, release the name, stop deliveries, flush then close. */
 void client_linger(struct client *c, bool restart_on_progress);
 /* Close now (peer gone or fatal error). */
 void client_close(struct client *c, const char *why);

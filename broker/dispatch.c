@@ -133,7 +133,7 @@ static void do_hello(struct client *c, int scan, const struct wire_env *env,
 		handshake_fail(c, NULL, "handshake_required", NULL, msg);
 		return;
 	}
-	if (scan != 0 || !wire_value_is(&env->f[WF_OP], "hello")) {
+	if (scan != 0) {
 		handshake_fail(c, NULL, "handshake_required", NULL,
 			       "expected {\"op\":\"hello\",\"proto\":1} as the first frame");
 		return;
@@ -141,6 +141,12 @@ static void do_hello(struct client *c, int scan, const struct wire_env *env,
 	if (id->type != WIRE_T_ABSENT && id->type != WIRE_T_NUMBER && id->type != WIRE_T_STRING) {
 		handshake_fail(c, NULL, "handshake_required", NULL,
 			       "field 'id' must be a number or a string");
+		return;
+	}
+	if (!wire_value_is(&env->f[WF_OP], "hello")) {
+		/* a well-formed frame with a valid id gets it echoed, as every error does */
+		handshake_fail(c, id, "handshake_required", NULL,
+			       "expected {\"op\":\"hello\",\"proto\":1} as the first frame");
 		return;
 	}
 	if (!proto_supported(&env->f[WF_PROTO])) {

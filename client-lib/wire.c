@@ -31,6 +31,10 @@ int wire_next_frame(const char *buf, size_t len, struct wire_cursor *cur, size_t
 		n = end - start;
 		if (n && buf[end - 1] == '\r')
 			n--;
+		/* checked before the blank test, so the outcome does not depend
+		 * on how the line arrived (a partial line is judged by length) */
+		if (n > max_frame)
+			return WIRE_E_TOO_LARGE;
 		for (i = 0; i < n; i++) {
 			char c = buf[start + i];
 			if (c != ' ' && c != '\t' && c != '\r')
@@ -38,8 +42,6 @@ int wire_next_frame(const char *buf, size_t len, struct wire_cursor *cur, size_t
 		}
 		if (i == n)
 			continue; /* blank line */
-		if (n > max_frame)
-			return WIRE_E_TOO_LARGE;
 		*line = buf + start;
 		*line_len = n;
 		return 0;

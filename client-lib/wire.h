@@ -50,7 +50,8 @@ struct wire_cursor {
  * line and line_len set (borrowed from buf, without the line ending) and
  * cur->pos moved past it; WIRE_E_MORE when buf holds only part of a frame
  * (cur->pos then marks its start); WIRE_E_TOO_LARGE when the frame at pos is
- * longer than max_frame (whether or not its end has arrived).
+ * longer than max_frame (whether or not its end has arrived; blank lines
+ * count too, so the outcome never depends on how the bytes were split).
  */
 int wire_next_frame(const char *buf, size_t len, struct wire_cursor *cur, size_t max_frame,
 		    const char **line, size_t *line_len);
@@ -125,7 +126,7 @@ const char *wire_field_name(enum wire_field f);
 int wire_string(const struct wire_value *v, char *buf, size_t cap, const char **out,
 		size_t *out_len);
 
-/* Does the value equal the given ASCII string (no escapes considered)? */
+/* Is the value a string equal to s (escapes decoded; s shorter than 64 bytes)? */
 bool wire_value_is(const struct wire_value *v, const char *s);
 
 /* section: building */
