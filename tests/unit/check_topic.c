@@ -1,0 +1,321 @@
+/*
+ * Unit tests of topic names and patterns (client-lib/topic.h): which topics
+ * a client may publish to, which patterns it may subscribe with, and every
+ * wildcard edge of topic_match(). The router's tests check the routing tree
+ * against topic_match(), so this table is the reference for both.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "jt.h"
+#include "topic.h"
+#include "util.h"
+
+struct check_case {
+	const char *s;
+	size_t len; /* 0: strlen */
+	bool ok;
+};
+
+#define VALID(s) { s, 0, true }
+#define INVALID(s) { s, 0, false }
+
+static const struct check_case name_cases[] = {
+	INVALID(""),
+	VALID("a"),
+	VALID("a/b/c"),
+	VALID("/"),
+	VALID("//"),
+	VALID("/a"),
+	VALID("a/"),
+	VALID("a//b"),
+	VALID("a b"),
+	VALID("\xc3\xa9/\xe2\x82\xac"),
+	VALID("a$"),
+	VALID("a/$b"),
+	VALID("sys$"),
+	INVALID("$"),
+	INVALID("$sys"),
+	INVALID("$sys/x"),
+	INVALID("+"),
+	INVALID("#"),
+	INVALID("a/+"),
+	INVALID("a/#"),
+	INVALID("a+b"),
+	INVALID("a#b"),
+	INVALID("a/b#"),
+	INVALID("+/a"),
+	{ "a\0b", 3, false },
+	{ "ab", 1, true },
+	{ "a+", 1, true },
+};
+
+START_TEST(test_topic_check_name)
+{
+	const struct check_case *c = &name_cases[_i];
+	size_t n = c->len ? c->len : strlen(c->s);
+	const char *r = topic_check_name(c->s, n);
+
+	ck_assert_msg((r == NULL) == c->ok, "name '%.*s' (%zu): %s", (int)n, c->s, n,
+		      r ? r : "accepted");
+}
+END_TEST
+
+static const struct check_case pattern_cases[] = {
+	INVALID(""),
+	VALID("a"),
+	VALID("a/b/c"),
+	VALID("+"),
+	VALID("#"),
+	VALID("a/+"),
+	VALID("+/a"),
+	VALID("a/#"),
+	VALID("+/+/#"),
+	VALID("a/+/b/#"),
+	VALID("/"),
+	VALID("//"),
+	VALID("/a"),
+	VALID("a/"),
+	VALID("a//b"),
+	VALID("/#"),
+	VALID("/+/"),
+	VALID("+//+"),
+	VALID("$"),
+	VALID("$sys"),
+	VALID("$sys/#"),
+	VALID("$sys/+"),
+	VALID("+/$x"),
+	VALID("a$/b"),
+	VALID("\xc3\xa9/+"),
+	/* '+' and '#' inside a level */
+	INVALID("a+"),
+	INVALID("+a"),
+	INVALID("a+b"),
+	INVALID("a/b+/c"),
+	INVALID("++"),
+	INVALID("a#"),
+	INVALID("#a"),
+	INVALID("a/b#"),
+	INVALID("##"),
+	INVALID("#+"),
+	INVALID("+#"),
+	INVALID("$sys/a#"),
+	/* '#' not last */
+	INVALID("#/a"),
+	INVALID("a/#/b"),
+	INVALID("#/"),
+	INVALID("#/#"),
+	INVALID("+/#/+"),
+	{ "a\0", 2, false },
+	{ "a/#/b", 3, true },
+	{ "a+", 1, true },
+};
+
+START_TEST(test_topic_check_pattern)
+{
+	const struct check_case *c = &pattern_cases[_i];
+	size_t n = c->len ? c->len : strlen(c->s);
+	const char *r = topic_check_pattern(c->s, n);
+
+	ck_assert_msg((r == NULL) == c->ok, "pattern '%.*s' (%zu): %s", (int)n, c->s, n,
+		      r ? r : "accepted");
+}
+END_TEST
+
+/* 1024 bytes are allowed, 1025 are not, for topics and patterns alike. */
+START_TEST(test_topic_check_length)
+{
+	char *s = malloc(TOPIC_MAX + 2);
+
+	ck_assert_ptr_nonnull(s);
+	memset(s, 'a', TOPIC_MAX + 1);
+	s[TOPIC_MAX + 1] = '\0';
+	ck_assert_ptr_null(topic_check_name(s, TOPIC_MAX));
+	ck_assert_ptr_nonnull(topic_check_name(s, TOPIC_MAX + 1));
+	ck_assert_ptr_null(topic_check_pattern(s, TOPIC_MAX));
+	ck_assert_ptr_nonnull(topic_check_pattern(s, TOPIC_MAX + 1));
+	/* levels full of slashes count their bytes the same way */
+	memset(s, '/', TOPIC_MAX + 1);
+	ck_assert_ptr_null(topic_check_name(s, TOPIC_MAX));
+	ck_assert_ptr_nonnull(topic_check_name(s, TOPIC_MAX + 1));
+	/* a pattern ending in "/#" at exactly the limit, and one byte over */
+	memset(s, 'a', TOPIC_MAX + 1);
+	memcpy(s + TOPIC_MAX - 2, "/#", 2);
+	ck_assert_ptr_null(topic_check_pattern(s, TOPIC_MAX));
+	memcpy(s + TOPIC_MAX - 1, "/#", 2);
+	ck_assert_ptr_nonnull(topic_check_pattern(s, TOPIC_MAX + 1));
+	/* the reasons are human readable and distinct from "ok" */
+	ck_assert_ptr_nonnull(topic_check_name("", 0));
+	ck_assert_ptr_nonnull(topic_check_pattern("", 0));
+	free(s);
+}
+END_TEST
+
+struct match_case {
+	const char *pattern;
+	const char *topic;
+	bool match;
+};
+
+static const struct match_case match_cases[] = {
+	/* literals */
+	{ "a", "a", true },
+	{ "a", "b", false },
+	{ "a", "ab", false },
+	{ "ab", "a", false },
+	{ "a/b", "a/b", true },
+	{ "a/b", "a/c", false },
+	{ "a/b", "b/b", false },
+	{ "a/b", "a", false },
+	{ "a", "a/b", false },
+	{ "a", "a/", false },
+	{ "a/b", "a/b/c", false },
+	{ "a/b/c", "a/b", false },
+	{ "/", "/", true },
+	{ "/", "//", false },
+	{ "a//b", "a//b", true },
+	{ "a//b", "a/b", false },
+	{ "a/", "a/", true },
+	{ "a/", "a", false },
+	/* '+': exactly one level, possibly empty */
+	{ "+", "a", true },
+	{ "+", "abc", true },
+	{ "+", "/", false },
+	{ "+", "a/b", false },
+	{ "a/+", "a/b", true },
+	{ "a/+", "a/", true },
+	{ "a/+", "a", false },
+	{ "a/+", "a/b/c", false },
+	{ "a/+", "b/a", false },
+	{ "+/b", "/b", true },
+	{ "+/b", "a/b", true },
+	{ "+/b", "a/c", false },
+	{ "/+", "/", true },
+	{ "/+", "/a", true },
+	{ "/+", "a/", false },
+	{ "+/", "/", true },
+	{ "+/", "a/", true },
+	{ "+/", "a", false },
+	{ "+/+", "/", true },
+	{ "+/+", "a/b", true },
+	{ "+/+", "a/", true },
+	{ "+/+", "a", false },
+	{ "+/+", "//", false },
+	{ "+/+", "a/b/c", false },
+	{ "+/+/+", "//", true },
+	{ "a/+/c", "a//c", true },
+	{ "a/+/c", "a/b/c", true },
+	{ "a/+/c", "a/b/d", false },
+	{ "a/+/c", "a/c", false },
+	/* '#': zero or more levels */
+	{ "#", "a", true },
+	{ "#", "/", true },
+	{ "#", "//", true },
+	{ "#", "a/b/c", true },
+	{ "a/#", "a", true },
+	{ "a/#", "a/", true },
+	{ "a/#", "a/b", true },
+	{ "a/#", "a/b/c", true },
+	{ "a/#", "a//", true },
+	{ "a/#", "b", false },
+	{ "a/#", "ab", false },
+	{ "a/#", "ab/c", false },
+	{ "a/#", "b/a", false },
+	{ "a/#", "/a", false },
+	{ "a/b/#", "a", false },
+	{ "a/b/#", "a/b", true },
+	{ "a/b/#", "a/c/b", false },
+	{ "/#", "/", true },
+	{ "/#", "/a", true },
+	{ "/#", "//", true },
+	{ "/#", "a", false },
+	{ "/#", "a/", false },
+	{ "+/#", "a", true },
+	{ "+/#", "/", true },
+	{ "+/#", "a/b/c", true },
+	{ "a/+/#", "a", false },
+	{ "a/+/#", "a/", true },
+	{ "a/+/#", "a/b/c/d", true },
+	{ "+/+/#", "a", false },
+	{ "+/+/#", "/", true },
+	/* '$' topics: not matched by a pattern whose first level is a wildcard */
+	{ "#", "$sys", false },
+	{ "#", "$sys/x", false },
+	{ "#", "$", false },
+	{ "+", "$sys", false },
+	{ "+", "$", false },
+	{ "+/x", "$sys/x", false },
+	{ "+/#", "$sys/x", false },
+	{ "+/+", "$sys/x", false },
+	{ "$sys/#", "$sys/x", true },
+	{ "$sys/#", "$sys", true },
+	{ "$sys/#", "$sys/x/y", true },
+	{ "$sys/#", "$sysx", false },
+	{ "$sys/+", "$sys/x", true },
+	{ "$sys/+", "$sys/", true },
+	{ "$sys/+", "$sys", false },
+	{ "$sys/+", "$sys/x/y", false },
+	{ "$sys", "$sys", true },
+	{ "$sys", "$sy", false },
+	{ "$", "$", true },
+	{ "$x/+/#", "$x/a", true },
+	/* '$' elsewhere is an ordinary character */
+	{ "#", "a/$sys", true },
+	{ "a/+", "a/$x", true },
+	{ "+", "x$", true },
+	{ "+/$x", "a/$x", true },
+	{ "#", "/$sys", true },
+};
+
+START_TEST(test_topic_match)
+{
+	const struct match_case *c = &match_cases[_i];
+	bool m;
+
+	/* the table only holds valid inputs: check that first */
+	ck_assert_msg(!topic_check_pattern(c->pattern, strlen(c->pattern)), "bad row: %s",
+		      c->pattern);
+	m = topic_match(c->pattern, strlen(c->pattern), c->topic, strlen(c->topic));
+	ck_assert_msg(m == c->match, "'%s' vs '%s': got %s", c->pattern, c->topic,
+		      m ? "match" : "no match");
+}
+END_TEST
+
+/* Lengths are honoured: pattern and topic need not be NUL-terminated. */
+START_TEST(test_topic_match_lengths)
+{
+	static const char buf[] = "a/b/c/d";
+
+	ck_assert(topic_match(buf, 1, buf, 1));          /* "a" vs "a" */
+	ck_assert(topic_match(buf, 3, buf, 3));          /* "a/b" vs "a/b" */
+	ck_assert(!topic_match(buf, 3, buf, 5));         /* "a/b" vs "a/b/c" */
+	ck_assert(!topic_match(buf, 5, buf, 3));         /* "a/b/c" vs "a/b" */
+	ck_assert(topic_match("a/#x", 3, buf, 7));       /* "a/#" */
+	ck_assert(topic_match("+/+zz", 3, buf, 3));      /* "+/+" vs "a/b" */
+	ck_assert(topic_match("+/+zz", 3, buf, 2));      /* "+/+" vs "a/" */
+	ck_assert(!topic_match("+/+zz", 3, buf, 1));     /* "+/+" vs "a" */
+}
+END_TEST
+
+Suite *jt_suite(void)
+{
+	Suite *s = suite_create("topic");
+	TCase *tc;
+
+	tc = tcase_create("check_name");
+	tcase_add_loop_test(tc, test_topic_check_name, 0, ARRAY_SIZE(name_cases));
+	suite_add_tcase(s, tc);
+	tc = tcase_create("check_pattern");
+	tcase_add_loop_test(tc, test_topic_check_pattern, 0, ARRAY_SIZE(pattern_cases));
+	suite_add_tcase(s, tc);
+	tc = tcase_create("check_length");
+	tcase_add_test(tc, test_topic_check_length);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("match");
+	tcase_add_loop_test(tc, test_topic_match, 0, ARRAY_SIZE(match_cases));
+	suite_add_tcase(s, tc);
+	tc = tcase_create("match_lengths");
+	tcase_add_test(tc, test_topic_match_lengths);
+	suite_add_tcase(s, tc);
+	return s;
+}
