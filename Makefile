@@ -60,30 +60,66 @@ LDFLAGS_ALL := $(LDSAN) $(LDFLAGS)
 CODEC_SRC := client-lib/wire.c client-lib/scan.c client-lib/topic.c client-lib/sockpath.c
 CODEC_OBJ := $(CODEC_SRC:%.c=$(BUILD)/obj/%.o)
 
+# libjbus: the codec plus the connection code; only jbus.h's API is exported.
+SONAME    := libjbus.so.0
+LIB_SRC   := client-lib/conn.c client-lib/ops.c client-lib/sync.c client-lib/error.c
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(CODEC_OBJ)
+LIB_SO    := $(BUILD)/$(SONAME)
+LIB_A     := $(BUILD)/libjbus.a
+
 BROKER_SRC := $(filter-out broker/main.c,$(wildcard broker/*.c))
 BROKER_OBJ := $(BROKER_SRC:%.c=$(BUILD)/obj/%.o)
 BROKER_LIB := $(BUILD)/libjbusd.a
+
+# jbus, the command-line tool: links the static library.
+TOOLS_SRC := $(wildcard tools/*.c)
+TOOLS_OBJ := $(TOOLS_SRC:%.c=$(BUILD)/obj/%.o)
+
+EXAMPLES_SRC := $(wildcard examples/*.c)
+EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(EXAMPLES_SRC))
 
 TESTLIB_SRC := $(wildcard tests/lib/*.c)
 TESTLIB_OBJ := $(TESTLIB_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_SRC := $(wildcard tests/unit/check_*.c)
 INTEG_SRC := $(wildcard tests/integration/check_*.c)
+CLIENT_SRC := $(wildcard tests/client/check_*.c)
+CLI_SRC := $(wildcard tests/cli/check_*.c)
 TEST_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC)) \
-	$(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(INTEG_SRC))
+	$(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(INTEG_SRC)) \
+	$(patsubst tests/client/%.c,$(BUILD)/tests/%,$(CLIENT_SRC)) \
+	$(patsubst tests/cli/%.c,$(BUILD)/tests/%,$(CLI_SRC))
 
-.PHONY: all run check clean distclean help
+# Installation (DESTDIR for staging, PREFIX for the layout).
+BINDIR     ?= $(PREFIX)/bin
+SBINDIR    ?= $(PREFIX)/sbin
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+MANDIR     ?= $(PREFIX)/share/man
+
+.PHONY: all run check clean distclean help examples install uninstall
 .SECONDARY:
-all: $(BUILD)/jbusd
+all: $(BUILD)/jbusd $(LIB_SO) $(BUILD)/libjbus.so $(LIB_A) $(BUILD)/jbus $(BUILD)/jbus.pc
 
 $(BUILD)/obj/client-lib/%.o: client-lib/%.c
 	@mkdir -p $(@D)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(CFLAGS_ALL) -fPIC -fvisibility=hidden -c -o $@ $<
+	$(Q)$(CC) $(CFLAGS_ALL) $(JSONC_CFLAGS) -DJBUS_BUILDING -fPIC -fvisibility=hidden -c -o $@ $<
 
 $(BUILD)/obj/broker/%.o: broker/%.c
 	@mkdir -p $(@D)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(CFLAGS_ALL) -c -o $@ $<
+
+$(BUILD)/obj/tools/%.o: tools/%.c
+	@mkdir -p $(@D)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS_ALL) $(JSONC_CFLAGS) -Itools -c -o $@ $<
+
+$(BUILD)/obj/examples/%.o: examples/%.c
+	@mkdir -p $(@D)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS_ALL) $(JSONC_CFLAGS) -c -o $@ $<
 
 $(BUILD)/obj/tests/%.o: tests/%.c
 	@mkdir -p $(@D)
@@ -95,9 +131,51 @@ $(BROKER_LIB): $(BROKER_OBJ) $(CODEC_OBJ)
 	@echo "  AR      $@"
 	$(Q)$(AR) rcs $@ $^
 
+$(LIB_SO): $(LIB_OBJ) client-lib/libjbus.sym
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS_ALL) -shared -Wl,-soname,$(SONAME) \
+		-Wl,--version-script=client-lib/libjbus.sym -Wl,--no-undefined \
+		-o $@ $(LIB_OBJ) $(JSONC_LIBS)
+
+$(BUILD)/libjbus.so: $(LIB_SO)
+	$(Q)ln -sf $(SONAME) $@
+
+$(LIB_A): $(LIB_OBJ)
+	@echo "  AR      $@"
+	$(Q)rm -f $@
+	$(Q)$(AR) rcs $@ $^
+
 $(BUILD)/jbusd: $(BUILD)/obj/broker/main.o $(BROKER_LIB)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ -lm
+
+$(BUILD)/jbus: $(TOOLS_OBJ) $(LIB_A)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $(TOOLS_OBJ) $(LIB_A) $(JSONC_LIBS) -lm
+
+$(BUILD)/jbus.pc: client-lib/jbus.pc.in Makefile
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
+
+# Examples link the shared library, found next to them through the rpath.
+$(BUILD)/examples/%: $(BUILD)/obj/examples/%.o $(LIB_SO) $(BUILD)/libjbus.so
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< -L$(BUILD) -ljbus -Wl,-rpath,'$$ORIGIN/..' $(JSONC_LIBS)
+
+examples: $(EXAMPLES)
+
+# Library suites link the shared library: they prove the exported API is enough.
+$(BUILD)/tests/%: $(BUILD)/obj/tests/client/%.o $(TESTLIB_OBJ) $(LIB_SO) $(BUILD)/libjbus.so
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(TESTLIB_OBJ) -L$(BUILD) -ljbus \
+		-Wl,-rpath,'$$ORIGIN/..' $(CHECK_LIBS) $(JSONC_LIBS) -lm
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/cli/%.o $(TESTLIB_OBJ) $(BROKER_LIB)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CHECK_LIBS) $(JSONC_LIBS) -lm
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TESTLIB_OBJ) $(BROKER_LIB)
 	@mkdir -p $(@D)
@@ -113,8 +191,32 @@ run: $(BUILD)/jbusd
 	$(abspath $(BUILD))/jbusd $(ARGS)
 
 # Every suite runs even if one fails; the last line sums them up.
-check: $(BUILD)/jbusd $(TEST_BINS)
-	@JBUSD=$(CURDIR)/$(BUILD)/jbusd BUILD=$(BUILD) sh tests/run.sh $(TEST_BINS)
+check: all $(EXAMPLES) $(TEST_BINS)
+	@JBUSD=$(abspath $(BUILD))/jbusd JBUS=$(abspath $(BUILD))/jbus \
+		JBUS_EXAMPLES=$(abspath $(BUILD))/examples JBUS_SRCDIR=$(CURDIR) \
+		BUILD=$(BUILD) sh tests/run.sh $(TEST_BINS)
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBDIR) \
+		$(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 0755 $(BUILD)/jbus $(DESTDIR)$(BINDIR)/jbus
+	install -m 0755 $(BUILD)/jbusd $(DESTDIR)$(SBINDIR)/jbusd
+	install -m 0755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/libjbus.so.$(VERSION)
+	ln -sf libjbus.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libjbus.so
+	install -m 0644 $(LIB_A) $(DESTDIR)$(LIBDIR)/libjbus.a
+	install -m 0644 client-lib/include/jbus.h $(DESTDIR)$(INCLUDEDIR)/jbus.h
+	install -m 0644 $(BUILD)/jbus.pc $(DESTDIR)$(PKGCONFIGDIR)/jbus.pc
+	@for m in $(wildcard man/*.[1-8]); do \
+		s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; \
+		echo install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; \
+		install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/jbus $(DESTDIR)$(SBINDIR)/jbusd \
+		$(DESTDIR)$(LIBDIR)/libjbus.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME) \
+		$(DESTDIR)$(LIBDIR)/libjbus.so $(DESTDIR)$(LIBDIR)/libjbus.a \
+		$(DESTDIR)$(INCLUDEDIR)/jbus.h $(DESTDIR)$(PKGCONFIGDIR)/jbus.pc
 
 clean:
 	rm -rf build

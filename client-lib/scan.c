@@ -388,6 +388,29 @@ int wire_scan(const char *p, size_t n, struct wire_env *env, struct wire_err *er
 	return 0;
 }
 
+int wire_scan_value(const char *p, size_t n, struct wire_err *err)
+{
+	struct scanner s = { .p = p, .start = p, .end = p + n };
+	int r;
+
+	skip_ws(&s);
+	/* depth 1: the value sits inside the frame's object */
+	r = scan_value(&s, 1, NULL);
+	if (r == 0) {
+		skip_ws(&s);
+		if (s.p != s.end)
+			r = fail(&s, "unexpected bytes after the JSON value");
+	}
+	if (r < 0) {
+		if (err) {
+			err->offset = (size_t)(s.p - s.start);
+			err->reason = s.reason;
+		}
+		return WIRE_E_JSON;
+	}
+	return 0;
+}
+
 static size_t put_utf8(char *o, uint32_t cp)
 {
 	if (cp < 0x80) {

@@ -254,6 +254,66 @@ void wire_build_msg(struct wire_buf *b, const char *topic, size_t topic_len, con
 	wire_buf_puts(b, "}\n");
 }
 
+void wire_build_hello(struct wire_buf *b, const char *name, size_t name_len)
+{
+	wire_buf_puts(b, "{\"op\":\"hello\",\"proto\":1");
+	if (name) {
+		wire_buf_puts(b, ",\"name\":");
+		wire_buf_put_jstr(b, name, name_len);
+	}
+	wire_buf_puts(b, "}\n");
+}
+
+void wire_build_topic_op(struct wire_buf *b, const char *op, const char *topic, size_t topic_len,
+			 struct wire_raw id)
+{
+	wire_buf_puts(b, "{\"op\":\"");
+	wire_buf_puts(b, op);
+	wire_buf_puts(b, "\"");
+	put_id(b, id);
+	wire_buf_puts(b, ",\"topic\":");
+	wire_buf_put_jstr(b, topic, topic_len);
+	wire_buf_puts(b, "}\n");
+}
+
+/* pub and send differ only in the op and the name of their target member */
+static void build_data_op(struct wire_buf *b, const char *head, const char *key, const char *s,
+			  size_t n, struct wire_raw data, struct wire_raw id)
+{
+	if (!wire_buf_reserve(b, 32 + id.len + wire_jstr_len(s, n) + data.len))
+		return;
+	wire_buf_puts(b, head);
+	put_id(b, id);
+	wire_buf_puts(b, key);
+	wire_buf_put_jstr(b, s, n);
+	if (data.len) {
+		wire_buf_puts(b, ",\"data\":");
+		wire_buf_put(b, data.p, data.len);
+	}
+	wire_buf_puts(b, "}\n");
+}
+
+void wire_build_pub(struct wire_buf *b, const char *topic, size_t topic_len, struct wire_raw data,
+		    struct wire_raw id)
+{
+	build_data_op(b, "{\"op\":\"pub\"", ",\"topic\":", topic, topic_len, data, id);
+}
+
+void wire_build_send(struct wire_buf *b, const char *to, size_t to_len, struct wire_raw data,
+		     struct wire_raw id)
+{
+	build_data_op(b, "{\"op\":\"send\"", ",\"to\":", to, to_len, data, id);
+}
+
+void wire_build_simple(struct wire_buf *b, const char *op, struct wire_raw id)
+{
+	wire_buf_puts(b, "{\"op\":\"");
+	wire_buf_puts(b, op);
+	wire_buf_puts(b, "\"");
+	put_id(b, id);
+	wire_buf_puts(b, "}\n");
+}
+
 bool wire_name_valid(const char *s, size_t n)
 {
 	if (n < 1 || n > WIRE_NAME_MAX)

@@ -114,6 +114,13 @@ struct wire_err {
  */
 int wire_scan(const char *p, size_t n, struct wire_env *env, struct wire_err *err);
 
+/*
+ * Validate p[0..n) as one JSON value (any type) that may be embedded as a
+ * frame member: same rules as wire_scan, nesting counted from level 2.
+ * Returns 0 or WIRE_E_JSON.
+ */
+int wire_scan_value(const char *p, size_t n, struct wire_err *err);
+
 /* Name of a field as it appears on the wire ("op", "topic", ...). */
 const char *wire_field_name(enum wire_field f);
 
@@ -181,6 +188,22 @@ void wire_build_welcome(struct wire_buf *b, struct wire_raw id, const char *name
  */
 void wire_build_msg(struct wire_buf *b, const char *topic, size_t topic_len, const char *from,
 		    size_t from_len, const char *to, size_t to_len, struct wire_raw data);
+
+/*
+ * Client-side frames. topic/name/to are JSON-escaped here; data is raw
+ * JSON (len 0: omitted, which the broker delivers as null); id is raw JSON
+ * (len 0: none).
+ */
+void wire_build_hello(struct wire_buf *b, const char *name, size_t name_len);
+/* op is "sub" or "unsub". */
+void wire_build_topic_op(struct wire_buf *b, const char *op, const char *topic, size_t topic_len,
+			 struct wire_raw id);
+void wire_build_pub(struct wire_buf *b, const char *topic, size_t topic_len, struct wire_raw data,
+		    struct wire_raw id);
+void wire_build_send(struct wire_buf *b, const char *to, size_t to_len, struct wire_raw data,
+		     struct wire_raw id);
+/* {"op":<op>[,"id":id]} for ping and bye. */
+void wire_build_simple(struct wire_buf *b, const char *op, struct wire_raw id);
 
 /* section: names */
 

@@ -1,0 +1,281 @@
+/*
+ * libjbus: client library for jbusd, the local message broker.
+ *
+ * A connection (jbus_conn) speaks protocol v1 (docs/protocol.md) over the
+ * broker's Unix socket. It can be driven two ways:
+ *
+ *  - from the application's own event loop: watch jbus_conn_get_fd() for
+ *    jbus_conn_get_events(), wake up after jbus_conn_get_timeout() at the
+ *    latest, and call jbus_conn_dispatch(), which never blocks;
+ *  - with the blocking helpers (jbus_conn_wait(), jbus_conn_flush(),
+ *    jbus_publish_sync(), jbus_ping()), which are built on exactly that and
+ *    return after a timeout at the latest.
+ *
+ * Outgoing frames are queued and written in batches (by dispatch, flush or
+ * the blocking helpers), so publishing many small messages does not cost a
+ * system call each.
+ *
+ * Errors: functions return 0 (or a count) on success and a negative value
+ * on failure: a negative errno where one fits (-EINVAL, -ENOMEM, -ENOTCONN,
+ * -ETIMEDOUT, -EMSGSIZE, -ECONNREFUSED, -ENOENT) or a JBUS_E_* value.
+ * jbus_strerror() turns either into text. The library never prints, never
+ * exits and never raises SIGPIPE.
+ *
+ * Threads: a handle may be used by one thread at a time (no internal
+ * locking); different handles are independent. The library has no global
+ * state.
+ *
+ * Ownership: strings and json_object pointers passed in are borrowed for
+ * the call. Pointers handed to callbacks are valid until the callback
+ * returns.
+ */
+#ifndef JBUS_H
+#define JBUS_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) && defined(JBUS_BUILDING)
+#define JBUS_EXPORT __attribute__((visibility("default")))
+#else
+#define JBUS_EXPORT
+#endif
+
+#define JBUS_PROTO 1
+
+typedef struct jbus_conn jbus_conn;
+typedef struct jbus_msg jbus_msg;
+
+/* Library errors, below the errno range. */
+enum {
+	JBUS_E_BROKER = -4000,   /* the broker answered with an error frame */
+	JBUS_E_HANDSHAKE = -4001,/* the broker rejected the hello */
+	JBUS_E_PROTOCOL = -4002, /* the broker sent something not in protocol v1 */
+	JBUS_E_CLOSED = -4003,   /* the broker closed the connection */
+	JBUS_E_BAD_JSON = -4004, /* a JSON text argument is not valid JSON */
+	JBUS_E_BAD_TOPIC = -4005,/* invalid topic or pattern (checked locally) */
+	JBUS_E_BAD_NAME = -4006, /* invalid client name (checked locally, or bad_name) */
+	JBUS_E_NAME_TAKEN = -4007,/* the broker answered name_taken */
+	JBUS_E_LIMIT = -4008,    /* the broker answered limit_reached */
+};
+
+/* Text for a return value of this library (negative errno or JBUS_E_*). */
+JBUS_EXPORT const char *jbus_strerror(int err);
+/* Symbolic name ("JBUS_E_BROKER", "ETIMEDOUT"), or "unknown". */
+JBUS_EXPORT const char *jbus_error_name(int err);
+
+/*
+ * Check that text[0..len) (len -1: NUL-terminated) is one JSON value as the
+ * broker accepts it in "data": RFC 8259, UTF-8, nesting of at most 63
+ * levels. Return: 0 or JBUS_E_BAD_JSON; then *offset (may be NULL) is the
+ * byte where it failed and *reason (may be NULL) a static description.
+ */
+JBUS_EXPORT int jbus_json_check(const char *text, ssize_t len, size_t *offset,
+				const char **reason);
+
+/* section: connection */
+
+enum jbus_state {
+	JBUS_STATE_CONNECTING,   /* socket open, waiting for the welcome */
+	JBUS_STATE_CONNECTED,    /* welcome received: name and limits known */
+	JBUS_STATE_DISCONNECTED, /* lost; with reconnect on, a retry is scheduled */
+};
+
+/**
+ * jbus_conn_new() - connect and complete the handshake (blocking).
+ * @cp:   receives the new handle
+ * @path: socket path, or NULL for the default ($JBUS_SOCKET, else
+ *        $XDG_RUNTIME_DIR/jbus.sock, else /tmp/jbus-<uid>.sock)
+ * @name: client name ([A-Za-z0-9._-]{1,64}), or NULL for a generated one
+ *
+ * Waits at most 5 s for the broker's welcome.
+ *
+ * Return: 0; -EINVAL, -ENAMETOOLONG (path longer than 107 bytes),
+ * JBUS_E_BAD_NAME for bad arguments; -ENOENT or -ECONNREFUSED when no
+ * broker listens at the path, -EACCES; when the broker refuses the hello:
+ * JBUS_E_NAME_TAKEN, JBUS_E_BAD_NAME, JBUS_E_LIMIT (too many clients), or
+ * JBUS_E_HANDSHAKE (any other code); JBUS_E_CLOSED, -ETIMEDOUT, -ENOMEM.
+ */
+JBUS_EXPORT int jbus_conn_new(jbus_conn **cp, const char *path, const char *name);
+
+/**
+ * jbus_conn_open() - connect without waiting for the handshake.
+ *
+ * Same arguments as jbus_conn_new(). The hello is queued; the welcome is
+ * processed by jbus_conn_dispatch(), which then reports
+ * JBUS_STATE_CONNECTED to the state callback. Frames queued before that
+ * are sent after the hello. For event loops that must never block.
+ *
+ * Return: 0, or the errors of jbus_conn_new() that can be known at once.
+ */
+JBUS_EXPORT int jbus_conn_open(jbus_conn **cp, const char *path, const char *name);
+
+/* Closes the connection at once (queued output is discarded: use
+ * jbus_conn_close() to say bye first) and frees the handle. NULL is fine.
+ * Must not be called from a callback of the same handle; a callback may
+ * call jbus_conn_close() instead. Returns NULL. */
+JBUS_EXPORT jbus_conn *jbus_conn_free(jbus_conn *c);
+
+/* Queues a bye, flushes for at most timeout_ms, closes and frees the
+ * handle. Return: 0, or the flush error (the handle is freed either way).
+ * From inside a callback the handle is freed when dispatch returns. */
+JBUS_EXPORT int jbus_conn_close(jbus_conn *c, int timeout_ms);
+
+/* The name the broker assigned (valid while connected), or NULL. */
+JBUS_EXPORT const char *jbus_conn_name(const jbus_conn *c);
+/* The broker's max_frame for this client (0 before the welcome). */
+JBUS_EXPORT size_t jbus_conn_max_frame(const jbus_conn *c);
+/* The socket path in use. */
+JBUS_EXPORT const char *jbus_conn_path(const jbus_conn *c);
+JBUS_EXPORT enum jbus_state jbus_conn_state(const jbus_conn *c);
+
+/*
+ * Automatic reconnect (off by default). When the broker goes away, the
+ * connection is retried with a backoff from 100 ms doubling up to 5 s;
+ * once back, the same name (if the application chose one) and every
+ * subscription are restored. The state callback reports each change.
+ * Frames queued but not written when the connection was lost are
+ * discarded and counted in jbus_conn_dropped(); pending synchronous calls
+ * fail with JBUS_E_CLOSED. While disconnected, get_fd() is -1 and
+ * get_timeout() tells when the next attempt is due; after a reconnect the
+ * fd is a different one (event loops re-register it on
+ * JBUS_STATE_CONNECTED).
+ */
+JBUS_EXPORT void jbus_conn_set_reconnect(jbus_conn *c, bool on);
+/* Frames discarded because the connection was lost before they were written. */
+JBUS_EXPORT unsigned long long jbus_conn_dropped(const jbus_conn *c);
+
+/* section: callbacks */
+
+/*
+ * Callback contracts: a callback may call any function on its own handle,
+ * including subscribe/unsubscribe, publish, and jbus_conn_close() (the
+ * handle is then freed when the outermost dispatch returns), but not
+ * jbus_conn_free() and not the blocking helpers.
+ */
+
+/* A message: pointers are valid until the callback returns. */
+typedef void (*jbus_msg_fn)(jbus_conn *c, const jbus_msg *m, void *userdata);
+
+/* An error frame not answering a synchronous call of this library:
+ * code and message as sent; id is the raw JSON text of its id or NULL. */
+typedef void (*jbus_error_fn)(jbus_conn *c, const char *code, const char *message,
+			      const char *id, void *userdata);
+
+typedef void (*jbus_state_fn)(jbus_conn *c, enum jbus_state state, void *userdata);
+
+/* Direct messages, and published ones no local subscription claims. */
+JBUS_EXPORT void jbus_conn_on_message(jbus_conn *c, jbus_msg_fn fn, void *userdata);
+JBUS_EXPORT void jbus_conn_on_error(jbus_conn *c, jbus_error_fn fn, void *userdata);
+JBUS_EXPORT void jbus_conn_on_state(jbus_conn *c, jbus_state_fn fn, void *userdata);
+
+/* section: messages */
+
+/* Topic of a published message, or NULL for a direct one. */
+JBUS_EXPORT const char *jbus_msg_topic(const jbus_msg *m);
+/* Sender's name as the broker knows it. */
+JBUS_EXPORT const char *jbus_msg_from(const jbus_msg *m);
+/* Recipient of a direct message, or NULL. */
+JBUS_EXPORT const char *jbus_msg_to(const jbus_msg *m);
+/* The data value's exact JSON text as delivered (NUL-terminated); *len may be NULL. */
+JBUS_EXPORT const char *jbus_msg_data(const jbus_msg *m, size_t *len);
+/* The data parsed by json-c (parsed on first call; owned by the message:
+ * take a reference with json_object_get() to keep it). NULL if it cannot
+ * be represented (never for data the broker validated, short of memory). */
+JBUS_EXPORT json_object *jbus_msg_json(const jbus_msg *m);
+/* The whole frame as received, without its '\n' (NUL-terminated). */
+JBUS_EXPORT const char *jbus_msg_frame(const jbus_msg *m, size_t *len);
+
+/* section: operations (queued; written by dispatch/flush) */
+
+/* Subscribe to a pattern: fn receives each matching message. One callback
+ * per pattern; subscribing again replaces fn/userdata. When several of a
+ * connection's patterns match a topic, each of their callbacks runs once.
+ * Return: 0, JBUS_E_BAD_TOPIC, -ENOMEM, -ENOTCONN (disconnected and no
+ * reconnect). */
+JBUS_EXPORT int jbus_subscribe(jbus_conn *c, const char *pattern, jbus_msg_fn fn,
+			       void *userdata);
+JBUS_EXPORT int jbus_unsubscribe(jbus_conn *c, const char *pattern);
+
+/* Publish data (NULL: null). Return: 0, JBUS_E_BAD_TOPIC, -EMSGSIZE
+ * (frame larger than the broker's max_frame), -ENOMEM, -ENOTCONN. */
+JBUS_EXPORT int jbus_publish(jbus_conn *c, const char *topic, json_object *data);
+/* Publish a JSON text as is, byte for byte (len -1: NUL-terminated). It
+ * must be one JSON value: JBUS_E_BAD_JSON otherwise. NULL json: null. */
+JBUS_EXPORT int jbus_publish_text(jbus_conn *c, const char *topic, const char *json, ssize_t len);
+
+/* Direct message to a connected client name. Errors as for publish, plus
+ * JBUS_E_BAD_NAME. An unknown recipient is reported by the broker through
+ * the error callback (or use jbus_send_sync()). */
+JBUS_EXPORT int jbus_send(jbus_conn *c, const char *to, json_object *data);
+JBUS_EXPORT int jbus_send_text(jbus_conn *c, const char *to, const char *json, ssize_t len);
+
+/* section: event loop integration */
+
+/* The socket, or -1 while disconnected. */
+JBUS_EXPORT int jbus_conn_get_fd(const jbus_conn *c);
+/* POLLIN, plus POLLOUT while output is queued (0 while disconnected). */
+JBUS_EXPORT short jbus_conn_get_events(const jbus_conn *c);
+/* Milliseconds until dispatch must run even without I/O (a reconnect or a
+ * synchronous call's deadline), 0 if due, -1 for none. */
+JBUS_EXPORT int jbus_conn_get_timeout(const jbus_conn *c);
+
+/**
+ * jbus_conn_dispatch() - do what can be done now, never blocking.
+ *
+ * Reads what the socket has, runs callbacks for complete frames, writes
+ * queued output as far as the socket takes it, and handles due timers
+ * (reconnect). Safe to call when nothing is ready.
+ *
+ * Return: the number of frames handled (>= 0), or a negative error when
+ * the connection is lost and will not be retried (JBUS_E_CLOSED, -EPIPE,
+ * -ECONNRESET, JBUS_E_PROTOCOL).
+ */
+JBUS_EXPORT int jbus_conn_dispatch(jbus_conn *c);
+
+/* section: blocking helpers (timeout_ms < 0: no limit) */
+
+/* Waits until at least one frame was handled, then dispatches what else is
+ * ready. Return: frames handled (0 on timeout), or a dispatch error. */
+JBUS_EXPORT int jbus_conn_wait(jbus_conn *c, int timeout_ms);
+/* Writes all queued output. Return: 0, -ETIMEDOUT, or a dispatch error. */
+JBUS_EXPORT int jbus_conn_flush(jbus_conn *c, int timeout_ms);
+
+/* Publish and wait for the broker's ok. *delivered (may be NULL) receives
+ * the number of clients the message was queued to. Messages arriving
+ * meanwhile are dispatched to their callbacks.
+ * Return: 0, JBUS_E_BROKER (code in jbus_conn_last_error()), -ETIMEDOUT,
+ * or the errors of jbus_publish(). */
+JBUS_EXPORT int jbus_publish_sync(jbus_conn *c, const char *topic, json_object *data,
+				  int timeout_ms, unsigned long long *delivered);
+JBUS_EXPORT int jbus_publish_text_sync(jbus_conn *c, const char *topic, const char *json,
+				       ssize_t len, int timeout_ms,
+				       unsigned long long *delivered);
+/* Direct message and wait for the ok (JBUS_E_BROKER with code
+ * "no_such_client" for an unknown name). */
+JBUS_EXPORT int jbus_send_sync(jbus_conn *c, const char *to, json_object *data, int timeout_ms);
+/* Subscribe and wait until the broker confirmed it. */
+JBUS_EXPORT int jbus_subscribe_sync(jbus_conn *c, const char *pattern, jbus_msg_fn fn,
+				    void *userdata, int timeout_ms);
+/* Round trip to the broker. Return: 0, -ETIMEDOUT, or a dispatch error. */
+JBUS_EXPORT int jbus_ping(jbus_conn *c, int timeout_ms);
+
+/*
+ * The last error frame that failed a call of this handle (synchronous call
+ * or handshake): its code and message, valid until the next call. Returns
+ * false when there is none.
+ */
+JBUS_EXPORT bool jbus_conn_last_error(const jbus_conn *c, const char **code,
+				      const char **message);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* JBUS_H */

@@ -1,0 +1,247 @@
+/*
+ * libjbus operations: subscribe, unsubscribe, publish, send. Each checks
+ * its arguments locally (so a bad topic is an error value here, not a
+ * round trip), appends one frame to the output buffer and returns.
+ */
+#include "conn.h"
+
+#include <string.h>
+
+#include "topic.h"
+
+static struct lsub *lsub_find(jbus_conn *c, const char *pattern, size_t n)
+{
+	struct lsub *s;
+
+	list_for_each_entry(s, &c->subs, link)
+		if (!s->dead && s->len == n && memcmp(s->pattern, pattern, n) == 0)
+			return s;
+	return NULL;
+}
+
+/* Queue sub/unsub unless disconnected (the table is restored on reconnect). */
+static int queue_topic_op(jbus_conn *c, const char *op, const char *pattern, size_t n,
+			  struct wire_raw id)
+{
+	size_t mark;
+	int r;
+
+	if (c->state == JBUS_STATE_DISCONNECTED)
+		return c->reconnect ? 0 : -ENOTCONN;
+	r = conn_queue_begin(c, &mark);
+	if (r < 0)
+		return r;
+	wire_build_topic_op(&c->out, op, pattern, n, id);
+	return conn_queue_end(c, mark);
+}
+
+int ops_subscribe(jbus_conn *c, const char *pattern, jbus_msg_fn fn, void *userdata,
+		  struct wire_raw id)
+{
+	struct lsub *s;
+	size_t n;
+	int r;
+
+	if (!c || !pattern || !fn)
+		return -EINVAL;
+	n = strlen(pattern);
+	if (topic_check_pattern(pattern, n))
+		return JBUS_E_BAD_TOPIC;
+	if (c->state == JBUS_STATE_DISCONNECTED && !c->reconnect)
+		return -ENOTCONN;
+	s = lsub_find(c, pattern, n);
+	if (s) {
+		s->fn = fn;
+		s->ud = userdata;
+		/* already known to the broker; a synchronous caller still wants its ok */
+		return id.len ? queue_topic_op(c, "sub", pattern, n, id) : 0;
+	}
+	s = malloc(sizeof(*s) + n + 1);
+	if (!s)
+		return -ENOMEM;
+	s->fn = fn;
+	s->ud = userdata;
+	s->dead = false;
+	s->len = n;
+	memcpy(s->pattern, pattern, n + 1);
+	r = queue_topic_op(c, "sub", pattern, n, id);
+	if (r < 0) {
+		free(s);
+		return r;
+	}
+	list_add_tail(&s->link, &c->subs);
+	return 0;
+}
+
+JBUS_EXPORT int jbus_subscribe(jbus_conn *c, const char *pattern, jbus_msg_fn fn, void *userdata)
+{
+	struct wire_raw none = { 0 };
+
+	return ops_subscribe(c, pattern, fn, userdata, none);
+}
+
+JBUS_EXPORT int jbus_unsubscribe(jbus_conn *c, const char *pattern)
+{
+	struct wire_raw none = { 0 };
+	struct lsub *s;
+	size_t n;
+
+	if (!c || !pattern)
+		return -EINVAL;
+	n = strlen(pattern);
+	if (topic_check_pattern(pattern, n))
+		return JBUS_E_BAD_TOPIC;
+	s = lsub_find(c, pattern, n);
+	if (!s)
+		return 0; /* a set: removing what is not there is no error */
+	if (c->depth) {
+		s->dead = true; /* dispatch may be iterating the table */
+	} else {
+		list_del(&s->link);
+		free(s);
+	}
+	return queue_topic_op(c, "unsub", pattern, n, none);
+}
+
+/*
+ * Raw data for a frame: json-c's serialisation, or the caller's text
+ * checked to be one JSON value. Line breaks can only be whitespace outside
+ * strings in valid JSON; they are turned into spaces so the frame stays one
+ * line (*copy then holds the text to free).
+ */
+static int data_raw(json_object *obj, const char *text, ssize_t len, struct wire_raw *out,
+		    char **copy)
+{
+	*copy = NULL;
+	if (obj) {
+		size_t n;
+		out->p = json_object_to_json_string_length(
+			obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+		if (!out->p)
+			return -ENOMEM;
+		out->len = n;
+		return 0;
+	}
+	if (!text) {
+		out->p = NULL;
+		out->len = 0;
+		return 0;
+	}
+	out->p = text;
+	out->len = len < 0 ? strlen(text) : (size_t)len;
+	if (wire_scan_value(out->p, out->len, NULL) != 0)
+		return JBUS_E_BAD_JSON;
+	if (memchr(out->p, '\n', out->len) || memchr(out->p, '\r', out->len)) {
+		char *p = malloc(out->len);
+		if (!p)
+			return -ENOMEM;
+		for (size_t i = 0; i < out->len; i++)
+			p[i] = (text[i] == '\n' || text[i] == '\r') ? ' ' : text[i];
+		out->p = *copy = p;
+	}
+	return 0;
+}
+
+int ops_publish(jbus_conn *c, const char *topic, json_object *obj, const char *text, ssize_t len,
+		struct wire_raw id)
+{
+	struct wire_raw data;
+	char *copy;
+	size_t mark, tn;
+	int r;
+
+	if (!c || !topic)
+		return -EINVAL;
+	tn = strlen(topic);
+	if (topic_check_name(topic, tn))
+		return JBUS_E_BAD_TOPIC;
+	r = data_raw(obj, text, len, &data, &copy);
+	if (r < 0)
+		return r;
+	r = conn_queue_begin(c, &mark);
+	if (r == 0) {
+		wire_build_pub(&c->out, topic, tn, data, id);
+		r = conn_queue_end(c, mark);
+	}
+	free(copy);
+	return r;
+}
+
+int ops_send(jbus_conn *c, const char *to, json_object *obj, const char *text, ssize_t len,
+	     struct wire_raw id)
+{
+	struct wire_raw data;
+	char *copy;
+	size_t mark, n;
+	int r;
+
+	if (!c || !to)
+		return -EINVAL;
+	n = strlen(to);
+	if (!wire_name_valid(to, n))
+		return JBUS_E_BAD_NAME;
+	r = data_raw(obj, text, len, &data, &copy);
+	if (r < 0)
+		return r;
+	r = conn_queue_begin(c, &mark);
+	if (r == 0) {
+		wire_build_send(&c->out, to, n, data, id);
+		r = conn_queue_end(c, mark);
+	}
+	free(copy);
+	return r;
+}
+
+JBUS_EXPORT int jbus_publish(jbus_conn *c, const char *topic, json_object *data)
+{
+	struct wire_raw none = { 0 };
+
+	return ops_publish(c, topic, data, NULL, 0, none);
+}
+
+JBUS_EXPORT int jbus_publish_text(jbus_conn *c, const char *topic, const char *json, ssize_t len)
+{
+	struct wire_raw none = { 0 };
+
+	return ops_publish(c, topic, NULL, json, len, none);
+}
+
+JBUS_EXPORT int jbus_send(jbus_conn *c, const char *to, json_object *data)
+{
+	struct wire_raw none = { 0 };
+
+	return ops_send(c, to, data, NULL, 0, none);
+}
+
+JBUS_EXPORT int jbus_send_text(jbus_conn *c, const char *to, const char *json, ssize_t len)
+{
+	struct wire_raw none = { 0 };
+
+	return ops_send(c, to, NULL, json, len, none);
+}
+
+int ops_simple(jbus_conn *c, const char *op, struct wire_raw id)
+{
+	size_t mark;
+	int r = conn_queue_begin(c, &mark);
+
+	if (r < 0)
+		return r;
+	wire_build_simple(&c->out, op, id);
+	return conn_queue_end(c, mark);
+}
+
+JBUS_EXPORT int jbus_json_check(const char *text, ssize_t len, size_t *offset, const char **reason)
+{
+	struct wire_err err = { 0, NULL };
+
+	if (!text)
+		return -EINVAL;
+	if (wire_scan_value(text, len < 0 ? strlen(text) : (size_t)len, &err) == 0)
+		return 0;
+	if (offset)
+		*offset = err.offset;
+	if (reason)
+		*reason = err.reason;
+	return JBUS_E_BAD_JSON;
+}

@@ -1,0 +1,239 @@
+/*
+ * Blocking helpers of libjbus, written only in terms of the event-loop API
+ * (get_fd, get_events, get_timeout, dispatch) plus poll(), each with a
+ * deadline. At most one synchronous call is in flight per handle, since
+ * they block; its id is a number the library picks.
+ */
+#include "conn.h"
+
+#include <poll.h>
+#include <stdio.h>
+
+static int64_t deadline_of(int timeout_ms)
+{
+	return timeout_ms < 0 ? -1 : conn_now_ms() + timeout_ms;
+}
+
+static bool expired(int64_t deadline)
+{
+	return deadline >= 0 && conn_now_ms() >= deadline;
+}
+
+/* Sleep until the socket is ready, a library timer is due, or the deadline. */
+static int wait_io(jbus_conn *c, int64_t deadline)
+{
+	struct pollfd p = { .fd = jbus_conn_get_fd(c), .events = jbus_conn_get_events(c) };
+	int t = -1, lib = jbus_conn_get_timeout(c);
+
+	if (deadline >= 0) {
+		int64_t left = deadline - conn_now_ms();
+		t = left < 0 ? 0 : (left > INT32_MAX ? INT32_MAX : (int)left);
+	}
+	if (lib >= 0 && (t < 0 || lib < t))
+		t = lib;
+	if (p.fd < 0 && t < 0)
+		return -ENOTCONN; /* nothing could ever wake us */
+	if (poll(&p, p.fd >= 0 ? 1 : 0, t) < 0 && errno != EINTR)
+		return -errno;
+	return 0;
+}
+
+JBUS_EXPORT int jbus_conn_wait(jbus_conn *c, int timeout_ms)
+{
+	int64_t deadline = deadline_of(timeout_ms);
+
+	if (!c)
+		return -EINVAL;
+	if (c->depth)
+		return -EBUSY;
+	for (;;) {
+		int r = jbus_conn_dispatch(c);
+		if (r != 0)
+			return r;
+		if (expired(deadline))
+			return 0;
+		r = wait_io(c, deadline);
+		if (r < 0)
+			return r;
+	}
+}
+
+JBUS_EXPORT int jbus_conn_flush(jbus_conn *c, int timeout_ms)
+{
+	int64_t deadline = deadline_of(timeout_ms);
+
+	if (!c)
+		return -EINVAL;
+	if (c->depth)
+		return -EBUSY;
+	for (;;) {
+		int r = jbus_conn_dispatch(c);
+		if (r < 0)
+			return r;
+		if (c->out.len == c->out_off)
+			return 0;
+		if (expired(deadline))
+			return -ETIMEDOUT;
+		r = wait_io(c, deadline);
+		if (r < 0)
+			return r;
+	}
+}
+
+static struct wire_raw sync_begin(jbus_conn *c)
+{
+	struct wire_raw id;
+	int n = snprintf(c->sync.id, sizeof(c->sync.id), "%llu",
+			 (unsigned long long)++c->sync.seq);
+
+	c->sync.active = true;
+	c->sync.done = false;
+	c->sync.result = 0;
+	c->sync.delivered = 0;
+	c->has_err = false;
+	id.p = c->sync.id;
+	id.len = (size_t)n;
+	return id;
+}
+
+/* Run the loop until the pending call is answered, fails or times out. */
+static int sync_finish(jbus_conn *c, int queued, int timeout_ms)
+{
+	int64_t deadline = deadline_of(timeout_ms);
+	int r = queued;
+
+	while (r >= 0) {
+		r = jbus_conn_dispatch(c);
+		if (c->sync.done) {
+			r = c->sync.result;
+			break;
+		}
+		if (r < 0)
+			break;
+		if (expired(deadline)) {
+			r = -ETIMEDOUT;
+			break;
+		}
+		r = wait_io(c, deadline);
+	}
+	/* a late answer to this id is ignored from now on */
+	c->sync.active = false;
+	return r;
+}
+
+JBUS_EXPORT int jbus_publish_sync(jbus_conn *c, const char *topic, json_object *data,
+				  int timeout_ms, unsigned long long *delivered)
+{
+	int r;
+
+	if (!c)
+		return -EINVAL;
+	if (c->depth)
+		return -EBUSY;
+	r = sync_finish(c, ops_publish(c, topic, data, NULL, 0, sync_begin(c)), timeout_ms);
+	if (r == 0 && delivered)
+		*delivered = c->sync.delivered;
+	return r;
+}
+
+JBUS_EXPORT int jbus_publish_text_sync(jbus_conn *c, const char *topic, const char *json,
+				       ssize_t len, int timeout_ms,
+				       unsigned long long *delivered)
+{
+	int r;
+
+	if (!c)
+		return -EINVAL;
+	if (c->depth)
+		return -EBUSY;
+	r = sync_finish(c, ops_publish(c, topic, NULL, json, len, sync_begin(c)), timeout_ms);
+	if (r == 0 && delivered)
+		*delivered = c->sync.delivered;
+	return r;
+}
+
+JBUS_EXPORT int jbus_send_sync(jbus_conn *c, const char *to, json_object *data, int timeout_ms)
+{
+	if (!c)
+		return -EINVAL;
+	if (c->depth)
+		return -EBUSY;
+	return sync_finish(c, ops_send(c, to, data, NULL, 0, sync_begin(c)), timeout_ms);
+}
+
+JBUS_EXPORT int jbus_subscribe_sync(jbus_conn *c, const char *pattern, jbus_msg_fn fn,
+				    void *userdata, int timeout_ms)
+{
+	if (!c)
+		return -EINVAL;
+	if (c->depth)
+		return -EBUSY;
+	if (c->state == JBUS_STATE_DISCONNECTED)
+		return -ENOTCONN;
+	return sync_finish(c, ops_subscribe(c, pattern, fn, userdata, sync_begin(c)), timeout_ms);
+}
+
+JBUS_EXPORT int jbus_ping(jbus_conn *c, int timeout_ms)
+{
+	if (!c)
+		return -EINVAL;
+	if (c->depth)
+		return -EBUSY;
+	return sync_finish(c, ops_simple(c, "ping", sync_begin(c)), timeout_ms);
+}
+
+JBUS_EXPORT int jbus_conn_new(jbus_conn **cp, const char *path, const char *name)
+{
+	int64_t deadline = conn_now_ms() + CONN_CONNECT_TIMEOUT_MS;
+	jbus_conn *c;
+	int r = jbus_conn_open(&c, path, name);
+
+	if (r < 0)
+		return r;
+	while (c->state == JBUS_STATE_CONNECTING) {
+		r = jbus_conn_dispatch(c);
+		if (r < 0)
+			break;
+		if (c->state != JBUS_STATE_CONNECTING)
+			break;
+		if (expired(deadline)) {
+			r = -ETIMEDOUT;
+			break;
+		}
+		r = wait_io(c, deadline);
+		if (r < 0)
+			break;
+	}
+	if (c->state != JBUS_STATE_CONNECTED) {
+		if (r >= 0)
+			r = JBUS_E_CLOSED;
+		jbus_conn_free(c);
+		return r;
+	}
+	*cp = c;
+	return 0;
+}
+
+JBUS_EXPORT int jbus_conn_close(jbus_conn *c, int timeout_ms)
+{
+	struct wire_raw none = { 0 };
+	int r = 0;
+
+	if (!c)
+		return 0;
+	if (c->state != JBUS_STATE_DISCONNECTED)
+		ops_simple(c, "bye", none);
+	if (c->depth) {
+		/* inside a callback: dispatch frees the handle when it returns */
+		c->free_pending = true;
+		return 0;
+	}
+	if (c->state != JBUS_STATE_DISCONNECTED) {
+		c->reconnect = false;
+		r = jbus_conn_flush(c, timeout_ms);
+		if (r == JBUS_E_CLOSED)
+			r = 0; /* the broker closing after our bye is the expected end */
+	}
+	jbus_conn_free(c);
+	return r;
+}
