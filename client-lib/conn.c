@@ -100,6 +100,8 @@ static unsigned long long count_frames(const char *p, size_t n)
 {
 	unsigned long long k = 0;
 
+	if (!n)
+		return 0;
 	for (const char *e = p + n; (p = memchr(p, '\n', (size_t)(e - p))); p++)
 		k++;
 	return k;
@@ -115,8 +117,7 @@ int conn_lost(jbus_conn *c, int err)
 	if (c->state == JBUS_STATE_DISCONNECTED)
 		return err;
 	c->fd = safe_close(c->fd);
-	if (c->state == JBUS_STATE_CONNECTED)
-		c->dropped += count_frames(c->out.p + c->out_off, c->out.len - c->out_off);
+	c->dropped += count_frames(c->out.p + c->out_off, c->out.len - c->out_off);
 	c->out.len = 0;
 	c->out_off = 0;
 	c->in_len = 0;
@@ -543,12 +544,14 @@ static int conn_read(jbus_conn *c)
 	int handled = 0;
 
 	for (int i = 0; i < CONN_READS_PER_DISPATCH; i++) {
+		size_t room;
 		ssize_t n;
 		int r = grow_in(c);
 
 		if (r < 0)
 			return r;
-		n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, MSG_DONTWAIT);
+		room = c->in_cap - c->in_len;
+		n = recv(c->fd, c->in + c->in_len, room, MSG_DONTWAIT);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -579,7 +582,7 @@ static int conn_read(jbus_conn *c)
 		c->in_len -= c->cur.pos;
 		c->cur.scanned -= c->cur.pos;
 		c->cur.pos = 0;
-		if ((size_t)n < c->in_cap - c->in_len)
+		if ((size_t)n < room)
 			break; /* the socket had no more */
 	}
 	if (!c->in_len && c->in_cap > 4 * CONN_READ_CHUNK) {
