@@ -7,59 +7,30 @@
  * pair of clients (publisher "p", subscriber "w" on "live") keeps routing
  * messages throughout. Only frame_too_large closes the connection.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include "jt.h"
+#include "util.h"
 
 /* section: fixture */
 
-#define MAX_CONNS 16
 #define MIB (1024 * 1024)
 
-static struct jt_conn *conns[MAX_CONNS];
 static char *scratch; /* large frames under construction, freed by teardown */
 static int live_seq;  /* data of the next message on "live" */
 static struct jt_conn *v, *p, *w;
 
-static struct jt_conn *track(struct jt_conn *c)
-{
-	for (size_t i = 0; i < MAX_CONNS; i++) {
-		if (!conns[i]) {
-			conns[i] = c;
-			return c;
-		}
-	}
-	ck_abort_msg("more than %d connections in one test", MAX_CONNS);
-	return c;
-}
-
-static struct jt_conn *hello(const char *name)
-{
-	return track(jt_hello(jt_b.path, name));
-}
-
-static void others_setup(void)
-{
-	char *l;
-
-	live_seq = 0;
-	v = hello("v");
-	p = hello("p");
-	w = hello("w");
-	jt_send(w, "{\"op\":\"sub\",\"topic\":\"live\",\"id\":0}");
-	l = jt_line(w, JT_TIMEOUT_MS);
-	ck_assert_msg(l && strcmp(l, "{\"op\":\"ok\",\"id\":0}") == 0, "sub live: %s", l);
-	free(l);
-}
-
 static void setup(void)
 {
 	jt_setup();
-	others_setup();
+	live_seq = 0;
+	v = jt_client("v");
+	p = jt_client("p");
+	w = jt_client("w");
+	jt_send(w, "{\"op\":\"sub\",\"topic\":\"live\",\"id\":0}");
+	jt_expect_line(w, "{\"op\":\"ok\",\"id\":0}");
 }
 
 static void setup_small(void)
@@ -71,10 +42,6 @@ static void setup_small(void)
 
 static void teardown(void)
 {
-	for (size_t i = 0; i < MAX_CONNS; i++) {
-		jt_close(conns[i]);
-		conns[i] = NULL;
-	}
 	v = p = w = NULL;
 	free(scratch);
 	scratch = NULL;
@@ -82,22 +49,6 @@ static void teardown(void)
 }
 
 /* section: helpers */
-
-static char *line(struct jt_conn *c)
-{
-	char *l = jt_line(c, JT_TIMEOUT_MS);
-
-	ck_assert_msg(l != NULL, "no frame within %d ms (EOF or timeout)", JT_TIMEOUT_MS);
-	return l;
-}
-
-static void expect_line(struct jt_conn *c, const char *want)
-{
-	char *l = line(c);
-
-	ck_assert_msg(strcmp(l, want) == 0, "expected %s\n     got %s", want, l);
-	free(l);
-}
 
 /* The other clients still route: p publishes on "live", w receives it. */
 static void others_ok(void)
@@ -107,72 +58,10 @@ static void others_ok(void)
 
 	jt_send(p, "{\"op\":\"pub\",\"topic\":\"live\",\"data\":%d,\"id\":%d}", n, n);
 	snprintf(want, sizeof(want), "{\"op\":\"ok\",\"id\":%d,\"delivered\":1}", n);
-	expect_line(p, want);
+	jt_expect_line(p, want);
 	snprintf(want, sizeof(want),
 		 "{\"op\":\"msg\",\"topic\":\"live\",\"from\":\"p\",\"data\":%d}", n);
-	expect_line(w, want);
-}
-
-/* Send a frame given as len raw bytes, plus '\n'. */
-static void send_frame(struct jt_conn *c, const char *frame, size_t len)
-{
-	jt_send_raw(c, frame, len);
-	jt_send_raw(c, "\n", 1);
-}
-
-/*
- * Send bytes the broker may refuse half-way: once it has closed the
- * connection, EPIPE/ECONNRESET just ends the sending.
- */
-static void send_until_closed(struct jt_conn *c, const char *b, size_t n)
-{
-	while (n) {
-		ssize_t r = send(c->fd, b, n, MSG_NOSIGNAL);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0 && (errno == EPIPE || errno == ECONNRESET))
-			return;
-		ck_assert_msg(r > 0, "send: %s", strerror(errno));
-		b += r;
-		n -= (size_t)r;
-	}
-}
-
-/*
- * The next frame is an error with code; id is the exact raw id it must echo
- * (NULL: no id member at all); field, when given, is named in the message as
- * 'field'. what describes the frame that caused it, for failure messages.
- */
-static void expect_error(struct jt_conn *c, const char *code, const char *id, const char *field,
-			 const char *what)
-{
-	char *l = line(c), needle[160];
-	json_object *o = json_tokener_parse(l);
-	const char *msg, *q;
-
-	ck_assert_msg(o && json_object_is_type(o, json_type_object), "%s: invalid frame %s", what,
-		      l);
-	ck_assert_msg(jt_str(o, "op") && strcmp(jt_str(o, "op"), "error") == 0 &&
-			      jt_str(o, "code") && strcmp(jt_str(o, "code"), code) == 0,
-		      "%s: expected error %s, got %s", what, code, l);
-	msg = jt_str(o, "message");
-	ck_assert_msg(msg && *msg, "%s: no message in %s", what, l);
-	if (id) {
-		snprintf(needle, sizeof(needle), "\"id\":%s", id);
-		q = strstr(l, needle);
-		ck_assert_msg(q && (q[strlen(needle)] == ',' || q[strlen(needle)] == '}'),
-			      "%s: id %s not echoed exactly in %s", what, id, l);
-	} else {
-		ck_assert_msg(!jt_has(o, "id"), "%s: unexpected id in %s", what, l);
-	}
-	if (field) {
-		snprintf(needle, sizeof(needle), "'%s'", field);
-		ck_assert_msg(strstr(msg, needle), "%s: message does not name %s: %s", what,
-			      needle, l);
-	}
-	json_object_put(o);
-	free(l);
+	jt_expect_line(w, want);
 }
 
 struct bad_case {
@@ -186,18 +75,12 @@ struct bad_case {
 static void run_bad(const struct bad_case *cases, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		const struct bad_case *bc = &cases[i];
-		char what[96];
-
-		snprintf(what, sizeof(what), "row %zu (%.60s)", i, bc->frame);
-		send_frame(v, bc->frame, strlen(bc->frame));
-		expect_error(v, bc->code, bc->id, bc->field, what);
+		jt_send(v, "%s", cases[i].frame);
+		jt_expect_error_id(v, cases[i].code, cases[i].id, cases[i].field);
 		jt_sync(v);
 		others_ok();
 	}
 }
-
-#define RUN_BAD(cases) run_bad(cases, sizeof(cases) / sizeof(cases[0]))
 
 /* section: bad frames */
 
@@ -223,12 +106,6 @@ static const struct bad_case json_cases[] = {
 	{ "{\"op\":\"ping\",\"id\":1}}", "bad_json", NULL, NULL },
 };
 
-START_TEST(test_frames_bad_json)
-{
-	RUN_BAD(json_cases);
-}
-END_TEST
-
 static const struct bad_case not_object_cases[] = {
 	{ "[1]", "bad_frame", NULL, NULL },
 	{ "\"x\"", "bad_frame", NULL, NULL },
@@ -238,12 +115,6 @@ static const struct bad_case not_object_cases[] = {
 	{ "[]", "bad_frame", NULL, NULL },
 	{ "[{\"op\":\"ping\",\"id\":1}]", "bad_frame", NULL, NULL },
 };
-
-START_TEST(test_frames_not_object)
-{
-	RUN_BAD(not_object_cases);
-}
-END_TEST
 
 static const struct bad_case op_cases[] = {
 	{ "{\"id\":1}", "bad_frame", "1", "op" },
@@ -263,12 +134,6 @@ static const struct bad_case op_cases[] = {
 	{ "{\"op\":\"ping\",\"op\":\"nope\",\"id\":8}", "unknown_op", "8", NULL },
 };
 
-START_TEST(test_frames_op)
-{
-	RUN_BAD(op_cases);
-}
-END_TEST
-
 /* id is checked before op, and an invalid id is never echoed. */
 static const struct bad_case id_cases[] = {
 	{ "{\"op\":\"ping\",\"id\":[1]}", "bad_frame", NULL, "id" },
@@ -282,12 +147,6 @@ static const struct bad_case id_cases[] = {
 	{ "{\"op\":\"frob\",\"id\":[1]}", "bad_frame", NULL, "id" },
 	{ "{\"op\":\"ping\",\"id\":1,\"id\":null}", "bad_frame", NULL, "id" },
 };
-
-START_TEST(test_frames_id)
-{
-	RUN_BAD(id_cases);
-}
-END_TEST
 
 static const struct bad_case field_cases[] = {
 	{ "{\"op\":\"pub\",\"data\":1,\"id\":1}", "bad_frame", "1", "topic" },
@@ -304,12 +163,6 @@ static const struct bad_case field_cases[] = {
 	{ "{\"op\":\"send\",\"to\":null,\"id\":10}", "bad_frame", "10", "to" },
 	{ "{\"op\":\"send\",\"to\":[\"w\"],\"id\":11}", "bad_frame", "11", "to" },
 };
-
-START_TEST(test_frames_fields)
-{
-	RUN_BAD(field_cases);
-}
-END_TEST
 
 static const struct bad_case topic_cases[] = {
 	{ "{\"op\":\"pub\",\"topic\":\"\",\"id\":1}", "bad_topic", "1", NULL },
@@ -338,12 +191,6 @@ static const struct bad_case topic_cases[] = {
 	{ "{\"op\":\"pub\",\"topic\":\"a/+\"}", "bad_topic", NULL, NULL },
 };
 
-START_TEST(test_frames_bad_topic)
-{
-	RUN_BAD(topic_cases);
-}
-END_TEST
-
 /* Build {"op":"<op>","topic":"<n times c>","id":<id>} into scratch. */
 static char *topic_frame(const char *op, size_t n, const char *id)
 {
@@ -362,15 +209,15 @@ static char *topic_frame(const char *op, size_t n, const char *id)
 /* 1..1024 bytes after decoding; escapes do not count twice. */
 START_TEST(test_frames_topic_length)
 {
-	struct jt_conn *s = hello("s");
+	struct jt_conn *s = jt_client("s");
 	char *t;
 
 	/* a 1024-byte topic is fine for sub and pub */
 	jt_send(s, "%s", topic_frame("sub", 1024, "1"));
-	expect_line(s, "{\"op\":\"ok\",\"id\":1}");
+	jt_expect_line(s, "{\"op\":\"ok\",\"id\":1}");
 	jt_send(v, "%s", topic_frame("pub", 1024, "2"));
-	expect_line(v, "{\"op\":\"ok\",\"id\":2,\"delivered\":1}");
-	t = line(s);
+	jt_expect_line(v, "{\"op\":\"ok\",\"id\":2,\"delivered\":1}");
+	t = jt_next_line(s);
 	ck_assert_uint_eq(strlen(t), 1024 + strlen("{\"op\":\"msg\",\"topic\":\"\",\"from\":\"v\","
 						    "\"data\":null}"));
 	free(t);
@@ -380,8 +227,8 @@ START_TEST(test_frames_topic_length)
 	topic_frame("pub", 1029, "3");
 	memcpy(strchr(scratch, 'a'), "\\u0061", 6);
 	jt_send(v, "%s", scratch);
-	expect_line(v, "{\"op\":\"ok\",\"id\":3,\"delivered\":1}");
-	t = line(s);
+	jt_expect_line(v, "{\"op\":\"ok\",\"id\":3,\"delivered\":1}");
+	t = jt_next_line(s);
 	ck_assert_uint_eq(strlen(t), 1024 + strlen("{\"op\":\"msg\",\"topic\":\"\",\"from\":\"v\","
 						    "\"data\":null}"));
 	ck_assert_uint_eq(strspn(t + strlen("{\"op\":\"msg\",\"topic\":\""), "a"), 1024);
@@ -389,11 +236,11 @@ START_TEST(test_frames_topic_length)
 
 	/* 1025 bytes: refused for pub, sub and unsub */
 	jt_send(v, "%s", topic_frame("pub", 1025, "4"));
-	expect_error(v, "bad_topic", "4", NULL, "pub 1025");
+	jt_expect_error_id(v, "bad_topic", "4", NULL);
 	jt_send(v, "%s", topic_frame("sub", 1025, "5"));
-	expect_error(v, "bad_topic", "5", NULL, "sub 1025");
+	jt_expect_error_id(v, "bad_topic", "5", NULL);
 	jt_send(v, "%s", topic_frame("unsub", 1025, "6"));
-	expect_error(v, "bad_topic", "6", NULL, "unsub 1025");
+	jt_expect_error_id(v, "bad_topic", "6", NULL);
 	jt_sync(v);
 	jt_sync(s);
 	others_ok();
@@ -422,9 +269,24 @@ static const struct bad_case utf8_cases[] = {
 	{ "{\"op\":\"send\",\"to\":\"w\xed\xa0\x80\",\"id\":1}", "bad_json", NULL, NULL },
 };
 
-START_TEST(test_frames_utf8)
+/* Each table is a TCase on a broker of its own, its rows one after the other on v. */
+static const struct bad_group {
+	const char *name;
+	const struct bad_case *rows;
+	size_t n;
+} bad_groups[] = {
+	{ "bad_json", json_cases, ARRAY_SIZE(json_cases) },
+	{ "not_object", not_object_cases, ARRAY_SIZE(not_object_cases) },
+	{ "op", op_cases, ARRAY_SIZE(op_cases) },
+	{ "id", id_cases, ARRAY_SIZE(id_cases) },
+	{ "fields", field_cases, ARRAY_SIZE(field_cases) },
+	{ "bad_topic", topic_cases, ARRAY_SIZE(topic_cases) },
+	{ "utf8", utf8_cases, ARRAY_SIZE(utf8_cases) },
+};
+
+START_TEST(test_frames_bad)
 {
-	RUN_BAD(utf8_cases);
+	run_bad(bad_groups[_i].rows, bad_groups[_i].n);
 }
 END_TEST
 
@@ -466,15 +328,15 @@ static const char *ignored_nested_frame(int levels, const char *id)
 START_TEST(test_frames_depth)
 {
 	static const char head[] = "{\"op\":\"pub\",\"topic\":\"deep\",\"id\":1,\"data\":";
-	struct jt_conn *s = hello("s");
+	struct jt_conn *s = jt_client("s");
 	char *l, want[256];
 
 	jt_send(s, "{\"op\":\"sub\",\"topic\":\"deep\",\"id\":0}");
-	expect_line(s, "{\"op\":\"ok\",\"id\":0}");
+	jt_expect_line(s, "{\"op\":\"ok\",\"id\":0}");
 
 	jt_send(v, "%s", nested_frame(63, "1"));
-	expect_line(v, "{\"op\":\"ok\",\"id\":1,\"delivered\":1}");
-	l = line(s);
+	jt_expect_line(v, "{\"op\":\"ok\",\"id\":1,\"delivered\":1}");
+	l = jt_next_line(s);
 	snprintf(want, sizeof(want),
 		 "{\"op\":\"msg\",\"topic\":\"deep\",\"from\":\"v\",\"data\":%.*s}",
 		 (int)(strlen(scratch) - strlen(head) - 1), scratch + strlen(head));
@@ -483,15 +345,15 @@ START_TEST(test_frames_depth)
 
 	/* depth counts in members the broker ignores too: 62 objects + 1 array + frame */
 	jt_send(v, "%s", ignored_nested_frame(62, "2"));
-	expect_line(v, "{\"op\":\"pong\",\"id\":2}");
+	jt_expect_line(v, "{\"op\":\"pong\",\"id\":2}");
 
 	jt_send(v, "%s", nested_frame(64, "3"));
-	expect_error(v, "bad_json", NULL, NULL, "65 levels of arrays");
+	jt_expect_error_id(v, "bad_json", NULL, NULL);
 	jt_send(v, "%s", ignored_nested_frame(63, "4"));
-	expect_error(v, "bad_json", NULL, NULL, "65 levels in an ignored member");
+	jt_expect_error_id(v, "bad_json", NULL, NULL);
 	/* far deeper than the limit: refused, not a stack overflow */
 	jt_send(v, "%s", nested_frame(100000, "5"));
-	expect_error(v, "bad_json", NULL, NULL, "100000 levels");
+	jt_expect_error_id(v, "bad_json", NULL, NULL);
 	jt_sync(v);
 	jt_sync(s);
 	others_ok();
@@ -511,13 +373,13 @@ static const struct bad_case trailing_cases[] = {
 
 START_TEST(test_frames_trailing)
 {
-	RUN_BAD(trailing_cases);
+	run_bad(trailing_cases, ARRAY_SIZE(trailing_cases));
 
 	/* whitespace around the object is not trailing bytes */
 	jt_send(v, " \t{\"op\":\"ping\",\"id\":1} \t ");
-	expect_line(v, "{\"op\":\"pong\",\"id\":1}");
+	jt_expect_line(v, "{\"op\":\"pong\",\"id\":1}");
 	jt_send(v, "{ \"op\" :\t\"ping\" , \"id\" : 2 }\r");
-	expect_line(v, "{\"op\":\"pong\",\"id\":2}");
+	jt_expect_line(v, "{\"op\":\"pong\",\"id\":2}");
 	jt_sync(v);
 	others_ok();
 }
@@ -527,11 +389,11 @@ END_TEST
 START_TEST(test_frames_unknown_fields)
 {
 	jt_send(v, "{\"op\":\"ping\",\"extra\":{\"x\":[1,{\"y\":null}]},\"id\":1,\"z\":\"\"}");
-	expect_line(v, "{\"op\":\"pong\",\"id\":1}");
+	jt_expect_line(v, "{\"op\":\"pong\",\"id\":1}");
 	jt_send(v, "{\"op\":\"pub\",\"from\":\"forged\",\"topic\":\"live\",\"to\":\"w\","
 		   "\"data\":5,\"id\":2}");
-	expect_line(v, "{\"op\":\"ok\",\"id\":2,\"delivered\":1}");
-	expect_line(w, "{\"op\":\"msg\",\"topic\":\"live\",\"from\":\"v\",\"data\":5}");
+	jt_expect_line(v, "{\"op\":\"ok\",\"id\":2,\"delivered\":1}");
+	jt_expect_line(w, "{\"op\":\"msg\",\"topic\":\"live\",\"from\":\"v\",\"data\":5}");
 	jt_sync(v);
 	others_ok();
 }
@@ -561,7 +423,7 @@ static void expect_sized_msg(struct jt_conn *c, size_t len)
 {
 	static const char head[] = "{\"op\":\"msg\",\"topic\":\"live\",\"from\":\"v\",\"data\":\"";
 	size_t xs = len - strlen(SIZED_HEAD) - 2;
-	char *l = line(c);
+	char *l = jt_next_line(c);
 
 	ck_assert_uint_eq(strlen(l), sizeof(head) - 1 + xs + 2);
 	ck_assert(strncmp(l, head, sizeof(head) - 1) == 0);
@@ -573,12 +435,11 @@ static void expect_sized_msg(struct jt_conn *c, size_t len)
 /* max_frame counts the JSON text only: 1 MiB passes with "\n" and with "\r\n". */
 START_TEST(test_frames_max_size_accepted)
 {
-	send_frame(v, sized_pub(MIB), MIB);
-	expect_line(v, "{\"op\":\"ok\",\"id\":\"big\",\"delivered\":1}");
+	jt_send(v, "%s", sized_pub(MIB));
+	jt_expect_line(v, "{\"op\":\"ok\",\"id\":\"big\",\"delivered\":1}");
 	expect_sized_msg(w, MIB);
-	scratch[MIB] = '\r';
-	send_frame(v, scratch, MIB + 1);
-	expect_line(v, "{\"op\":\"ok\",\"id\":\"big\",\"delivered\":1}");
+	jt_send(v, "%s\r", scratch);
+	jt_expect_line(v, "{\"op\":\"ok\",\"id\":\"big\",\"delivered\":1}");
 	expect_sized_msg(w, MIB);
 	jt_sync(v);
 	others_ok();
@@ -589,8 +450,8 @@ START_TEST(test_frames_too_large)
 {
 	sized_pub(MIB + 1);
 	scratch[MIB + 1] = '\n';
-	send_until_closed(v, scratch, MIB + 2);
-	expect_error(v, "frame_too_large", NULL, NULL, "1 MiB + 1");
+	jt_send_until_closed(v, scratch, MIB + 2);
+	jt_expect_error_id(v, "frame_too_large", NULL, NULL);
 	jt_expect_eof(v, JT_TIMEOUT_MS);
 	/* nothing of it was routed, and the others carry on */
 	others_ok();
@@ -602,8 +463,8 @@ END_TEST
 START_TEST(test_frames_too_large_unterminated)
 {
 	sized_pub(2 * MIB);
-	send_until_closed(v, scratch, 2 * MIB);
-	expect_error(v, "frame_too_large", NULL, NULL, "2 MiB without newline");
+	jt_send_until_closed(v, scratch, 2 * MIB);
+	jt_expect_error_id(v, "frame_too_large", NULL, NULL);
 	jt_expect_eof(v, JT_TIMEOUT_MS);
 	others_ok();
 	jt_sync(w);
@@ -624,7 +485,7 @@ static void padded_ping(char *b, size_t len)
 
 START_TEST(test_frames_small_max_frame)
 {
-	struct jt_conn *c = track(jt_connect(jt_b.path)), *d, *hs;
+	struct jt_conn *c = jt_connect(jt_b.path), *d, *hs;
 	char b[128];
 	json_object *o;
 
@@ -632,27 +493,27 @@ START_TEST(test_frames_small_max_frame)
 	o = jt_expect(c, "welcome");
 	ck_assert_int_eq(jt_int(o, "max_frame"), 100);
 	json_object_put(o);
-	d = hello("d");
+	d = jt_client("d");
 
 	padded_ping(b, 100);
 	jt_send(c, "%s", b);
-	expect_line(c, "{\"op\":\"pong\",\"id\":1}");
+	jt_expect_line(c, "{\"op\":\"pong\",\"id\":1}");
 	jt_send(c, "%s\r", b);
-	expect_line(c, "{\"op\":\"pong\",\"id\":1}");
+	jt_expect_line(c, "{\"op\":\"pong\",\"id\":1}");
 	padded_ping(b, 101);
-	send_until_closed(c, b, 101);
-	send_until_closed(c, "\n", 1);
-	expect_error(c, "frame_too_large", NULL, NULL, "101 bytes");
+	jt_send_until_closed(c, b, 101);
+	jt_send_until_closed(c, "\n", 1);
+	jt_expect_error_id(c, "frame_too_large", NULL, NULL);
 	jt_expect_eof(c, JT_TIMEOUT_MS);
 	jt_sync(d);
 
 	/* the limit applies to the hello as well */
-	hs = track(jt_connect(jt_b.path));
+	hs = jt_connect(jt_b.path);
 	snprintf(b, sizeof(b), "{\"op\":\"hello\",\"proto\":1,\"name\":\"%067d\"}", 0);
 	ck_assert_uint_eq(strlen(b), 101);
-	send_until_closed(hs, b, 101);
-	send_until_closed(hs, "\n", 1);
-	expect_error(hs, "frame_too_large", NULL, NULL, "101-byte hello");
+	jt_send_until_closed(hs, b, 101);
+	jt_send_until_closed(hs, "\n", 1);
+	jt_expect_error_id(hs, "frame_too_large", NULL, NULL);
 	jt_expect_eof(hs, JT_TIMEOUT_MS);
 	jt_sync(d);
 }
@@ -669,10 +530,10 @@ START_TEST(test_frames_split_writes)
 
 	for (size_t i = 0; i < sizeof(f) - 1; i++)
 		jt_send_raw(v, f + i, 1);
-	expect_line(v, "{\"op\":\"ok\",\"id\":\"split\",\"delivered\":1}");
-	expect_line(w, "{\"op\":\"msg\",\"topic\":\"live\",\"from\":\"v\",\"data\":\"caf\xc3\xa9 "
-		       "\xe2\x82\xac \xf0\x9f\x98\x80\"}");
-	expect_line(v, "{\"op\":\"pong\",\"id\":2}");
+	jt_expect_line(v, "{\"op\":\"ok\",\"id\":\"split\",\"delivered\":1}");
+	jt_expect_line(w, "{\"op\":\"msg\",\"topic\":\"live\",\"from\":\"v\","
+			  "\"data\":\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"}");
+	jt_expect_line(v, "{\"op\":\"pong\",\"id\":2}");
 	jt_sync(v);
 	jt_sync(w);
 	others_ok();
@@ -720,7 +581,7 @@ START_TEST(test_frames_coalesced)
 	}
 	jt_send_raw(v, scratch, len);
 	for (int i = 1; i <= COALESCED; i++) {
-		char *l = line(v), want[96];
+		char *l = jt_next_line(v), want[96];
 		json_object *o = json_tokener_parse(l);
 		static const char *const ops[] = { "pong", "ok", "ok", "error", "error", "error" };
 		static const char *const codes[] = { NULL, NULL, NULL, "unknown_op", "bad_frame",
@@ -746,37 +607,23 @@ END_TEST
 Suite *jt_suite(void)
 {
 	Suite *s = suite_create("frames");
-	struct {
-		const char *name;
-		const TTest *test;
-		bool small;
-	} cases[] = {
-		{ "bad_json", test_frames_bad_json, false },
-		{ "not_object", test_frames_not_object, false },
-		{ "op", test_frames_op, false },
-		{ "id", test_frames_id, false },
-		{ "fields", test_frames_fields, false },
-		{ "bad_topic", test_frames_bad_topic, false },
-		{ "topic_length", test_frames_topic_length, false },
-		{ "utf8", test_frames_utf8, false },
-		{ "depth", test_frames_depth, false },
-		{ "trailing", test_frames_trailing, false },
-		{ "unknown_fields", test_frames_unknown_fields, false },
-		{ "max_size_accepted", test_frames_max_size_accepted, false },
-		{ "too_large", test_frames_too_large, false },
-		{ "too_large_unterminated", test_frames_too_large_unterminated, false },
-		{ "small_max_frame", test_frames_small_max_frame, true },
-		{ "split_writes", test_frames_split_writes, false },
-		{ "coalesced", test_frames_coalesced, false },
+	const struct jt_case cases[] = {
+		{ "topic_length", test_frames_topic_length },
+		{ "depth", test_frames_depth },
+		{ "trailing", test_frames_trailing },
+		{ "unknown_fields", test_frames_unknown_fields },
+		{ "max_size_accepted", test_frames_max_size_accepted },
+		{ "too_large", test_frames_too_large },
+		{ "too_large_unterminated", test_frames_too_large_unterminated },
+		{ "split_writes", test_frames_split_writes },
+		{ "coalesced", test_frames_coalesced },
 	};
 
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		TCase *tc = tcase_create(cases[i].name);
-
-		tcase_add_checked_fixture(tc, cases[i].small ? setup_small : setup, teardown);
-		tcase_set_timeout(tc, 60);
-		tcase_add_test(tc, cases[i].test);
-		suite_add_tcase(s, tc);
-	}
+	for (size_t i = 0; i < ARRAY_SIZE(bad_groups); i++)
+		tcase_add_loop_test(jt_tcase(s, bad_groups[i].name, setup, teardown, 60),
+				    test_frames_bad, (int)i, (int)i + 1);
+	jt_add_cases(s, cases, ARRAY_SIZE(cases), setup, teardown, 60);
+	tcase_add_test(jt_tcase(s, "small_max_frame", setup_small, teardown, 60),
+		       test_frames_small_max_frame);
 	return s;
 }

@@ -13,39 +13,9 @@
 #include <sys/socket.h>
 
 #include "jt.h"
+#include "util.h"
 
-/* section: fixture */
-
-/* Connections of the current test: teardown closes them even after a failed assertion. */
-#define MAX_CONNS 32
-static struct jt_conn *conns[MAX_CONNS];
-
-static struct jt_conn *track(struct jt_conn *c)
-{
-	for (size_t i = 0; i < MAX_CONNS; i++) {
-		if (!conns[i]) {
-			conns[i] = c;
-			return c;
-		}
-	}
-	ck_abort_msg("more than %d connections in one test", MAX_CONNS);
-	return c;
-}
-
-static struct jt_conn *conn_new(void)
-{
-	return track(jt_connect(jt_b.path));
-}
-
-static struct jt_conn *hello(const char *name)
-{
-	return track(jt_hello(jt_b.path, name));
-}
-
-static void setup(void)
-{
-	jt_setup();
-}
+/* section: fixture and helpers */
 
 static void setup_timeout(void)
 {
@@ -54,77 +24,11 @@ static void setup_timeout(void)
 	jt_broker_start_args(&jt_b, args);
 }
 
-static void teardown(void)
-{
-	for (size_t i = 0; i < MAX_CONNS; i++) {
-		jt_close(conns[i]);
-		conns[i] = NULL;
-	}
-	jt_teardown();
-}
-
-/* section: helpers */
-
-/* Send one frame given as raw text, plus '\n'. */
-static void send_line(struct jt_conn *c, const char *frame)
-{
-	jt_send_raw(c, frame, strlen(frame));
-	jt_send_raw(c, "\n", 1);
-}
-
-/* Next frame: parsed (returned) and its raw line (*raw, caller frees). */
-static json_object *frame_raw(struct jt_conn *c, char **raw)
-{
-	char *line = jt_line(c, JT_TIMEOUT_MS);
-	json_object *o;
-
-	ck_assert_msg(line != NULL, "no frame within %d ms (EOF or timeout)", JT_TIMEOUT_MS);
-	o = json_tokener_parse(line);
-	ck_assert_msg(o && json_object_is_type(o, json_type_object), "invalid frame: %s", line);
-	*raw = line;
-	return o;
-}
-
-/*
- * The id of a frame: absent when id is NULL, else present with exactly the
- * raw bytes id (a member is followed by ',' or '}').
- */
-static void assert_id(json_object *o, const char *raw, const char *id)
-{
-	char needle[128];
-	const char *p;
-
-	if (!id) {
-		ck_assert_msg(!jt_has(o, "id"), "unexpected id in %s", raw);
-		return;
-	}
-	snprintf(needle, sizeof(needle), "\"id\":%s", id);
-	p = strstr(raw, needle);
-	ck_assert_msg(p && (p[strlen(needle)] == ',' || p[strlen(needle)] == '}'),
-		      "id %s not echoed exactly in %s", id, raw);
-}
-
-/* Next frame must be an error with code and id (see assert_id); returned for more checks. */
-static json_object *expect_error(struct jt_conn *c, const char *code, const char *id)
-{
-	char *raw;
-	json_object *o = frame_raw(c, &raw);
-
-	ck_assert_msg(jt_str(o, "op") && strcmp(jt_str(o, "op"), "error") == 0,
-		      "expected error %s, got %s", code, raw);
-	ck_assert_msg(jt_str(o, "code") && strcmp(jt_str(o, "code"), code) == 0,
-		      "expected error %s, got %s", code, raw);
-	ck_assert_msg(jt_str(o, "message") && *jt_str(o, "message"), "no message in %s", raw);
-	assert_id(o, raw, id);
-	free(raw);
-	return o;
-}
-
 /* Welcome fields every accepted hello gets; returns the name (caller frees). */
 static char *expect_welcome(struct jt_conn *c, const char *id)
 {
 	char *raw, *name;
-	json_object *o = frame_raw(c, &raw);
+	json_object *o = jt_frame_raw(c, &raw);
 
 	ck_assert_msg(jt_str(o, "op") && strcmp(jt_str(o, "op"), "welcome") == 0,
 		      "expected welcome, got %s", raw);
@@ -134,7 +38,7 @@ static char *expect_welcome(struct jt_conn *c, const char *id)
 	ck_assert_msg(strncmp(jt_str(o, "broker"), "jbusd ", 6) == 0 && jt_str(o, "broker")[6],
 		      "broker field %s", raw);
 	ck_assert_int_eq(jt_int(o, "max_frame"), 1048576);
-	assert_id(o, raw, id);
+	jt_assert_id(o, raw, id);
 	name = strdup(jt_str(o, "name"));
 	json_object_put(o);
 	free(raw);
@@ -147,7 +51,7 @@ static char *expect_welcome(struct jt_conn *c, const char *id)
  */
 static void assert_owns_name(struct jt_conn *c, const char *name)
 {
-	struct jt_conn *peer = hello(NULL);
+	struct jt_conn *peer = jt_client(NULL);
 	json_object *o;
 
 	jt_send(peer, "{\"op\":\"send\",\"to\":\"%s\",\"data\":\"hi\",\"id\":1}", name);
@@ -200,10 +104,10 @@ static const struct accept_case accept_cases[] = {
 START_TEST(test_handshake_accepted)
 {
 	const struct accept_case *tc = &accept_cases[_i];
-	struct jt_conn *c = conn_new();
+	struct jt_conn *c = jt_connect(jt_b.path);
 	char *name;
 
-	send_line(c, tc->frame);
+	jt_send(c, "%s", tc->frame);
 	name = expect_welcome(c, tc->id);
 	ck_assert_str_eq(name, tc->name);
 	free(name);
@@ -214,15 +118,15 @@ END_TEST
 
 START_TEST(test_handshake_anonymous)
 {
-	struct jt_conn *x1 = hello("anon-1"), *x2 = hello("anon-2");
-	struct jt_conn *a = conn_new(), *b = conn_new();
+	struct jt_conn *x1 = jt_client("anon-1"), *x2 = jt_client("anon-2");
+	struct jt_conn *a = jt_connect(jt_b.path), *b = jt_connect(jt_b.path);
 	char *na, *nb;
 	json_object *o;
 
 	/* generated names never collide with names clients chose themselves */
-	send_line(a, "{\"op\":\"hello\",\"proto\":1}");
+	jt_send(a, "{\"op\":\"hello\",\"proto\":1}");
 	na = expect_welcome(a, NULL);
-	send_line(b, "{\"op\":\"hello\",\"proto\":1,\"id\":\"b\"}");
+	jt_send(b, "{\"op\":\"hello\",\"proto\":1,\"id\":\"b\"}");
 	nb = expect_welcome(b, "\"b\"");
 	assert_anon_name(na);
 	assert_anon_name(nb);
@@ -253,59 +157,73 @@ END_TEST
 struct reject_case {
 	const char *frame;
 	const char *code;
-	const char *id;   /* raw id the error must echo; NULL: no id */
-	bool any_id;      /* the id is not checked */
+	const char *id;    /* raw id the error must echo; NULL: no id member at all */
+	const char *field; /* named in the message as 'field'; NULL: not checked */
 };
 
 #define NAME65 NAME64 "x"
+#define HS_REQ "handshake_required"
 
 static const struct reject_case reject_cases[] = {
-	{ "hello", "handshake_required", NULL, false },
-	{ "{\"op\":\"hello\",\"proto\":1", "handshake_required", NULL, false },
-	{ "{\"op\":\"hello\",\"proto\":1}x", "handshake_required", NULL, false },
-	{ "[1]", "handshake_required", NULL, false },
-	{ "\"hello\"", "handshake_required", NULL, false },
-	{ "3", "handshake_required", NULL, false },
-	{ "{\"op\":\"pub\",\"topic\":\"t\",\"data\":1}", "handshake_required", NULL, false },
-	{ "{\"op\":\"ping\",\"id\":1}", "handshake_required", NULL, true },
-	{ "{\"op\":\"bye\"}", "handshake_required", NULL, false },
-	{ "{\"proto\":1,\"name\":\"x\"}", "handshake_required", NULL, false },
-	{ "{\"op\":1,\"proto\":1}", "handshake_required", NULL, false },
-	{ "{\"op\":\"hello\",\"proto\":1,\"id\":[1]}", "handshake_required", NULL, false },
-	{ "{\"op\":\"hello\",\"proto\":1,\"id\":null}", "handshake_required", NULL, false },
-	{ "{\"op\":\"hello\",\"proto\":1,\"name\":\"\xff\"}", "handshake_required", NULL, false },
-	{ "{\"op\":\"hello\"}", "unsupported_proto", NULL, false },
-	{ "{\"op\":\"hello\",\"name\":\"x\",\"id\":4}", "unsupported_proto", "4", false },
-	{ "{\"op\":\"hello\",\"proto\":\"1\"}", "unsupported_proto", NULL, false },
-	{ "{\"op\":\"hello\",\"proto\":2,\"id\":\"p\"}", "unsupported_proto", "\"p\"", false },
-	{ "{\"op\":\"hello\",\"proto\":0}", "unsupported_proto", NULL, false },
-	{ "{\"op\":\"hello\",\"proto\":1.5}", "unsupported_proto", NULL, false },
-	{ "{\"op\":\"hello\",\"proto\":null}", "unsupported_proto", NULL, false },
-	{ "{\"op\":\"hello\",\"proto\":[1]}", "unsupported_proto", NULL, false },
-	{ "{\"op\":\"hello\",\"proto\":1,\"name\":12,\"id\":5}", "bad_name", "5", false },
-	{ "{\"op\":\"hello\",\"proto\":1,\"name\":null}", "bad_name", NULL, false },
-	{ "{\"op\":\"hello\",\"proto\":1,\"name\":true}", "bad_name", NULL, false },
-	{ "{\"op\":\"hello\",\"proto\":1,\"name\":[\"a\"]}", "bad_name", NULL, false },
-	{ "{\"op\":\"hello\",\"proto\":1,\"name\":\"\"}", "bad_name", NULL, false },
-	{ "{\"op\":\"hello\",\"proto\":1,\"name\":\"" NAME65 "\"}", "bad_name", NULL, false },
-	{ "{\"op\":\"hello\",\"proto\":1,\"name\":\"a b\"}", "bad_name", NULL, false },
-	{ "{\"op\":\"hello\",\"proto\":1,\"name\":\"a/b\"}", "bad_name", NULL, false },
-	{ "{\"op\":\"hello\",\"proto\":1,\"name\":\"caf\xc3\xa9\"}", "bad_name", NULL, false },
-	{ "{\"op\":\"hello\",\"proto\":1,\"name\":\"a\\u0000\"}", "bad_name", NULL, false },
+	/* not a well-formed object: nothing in it is trusted, an id inside included */
+	{ "hello", HS_REQ, NULL, NULL },
+	{ "{\"op\":\"hello\",\"proto\":1", HS_REQ, NULL, NULL },
+	{ "{\"op\":\"hello\",\"proto\":1}x", HS_REQ, NULL, NULL },
+	{ "{\"op\":\"ping\",\"id\":1", HS_REQ, NULL, NULL },
+	{ "{\"op\":\"ping\",\"id\":1}x", HS_REQ, NULL, NULL },
+	{ "{\"op\":\"ping\",\"id\":1,\"x\":\"\xff\"}", HS_REQ, NULL, NULL },
+	{ "{\"op\":\"hello\",\"proto\":1,\"name\":\"\xff\"}", HS_REQ, NULL, NULL },
+	{ "[1]", HS_REQ, NULL, NULL },
+	{ "[{\"op\":\"ping\",\"id\":1}]", HS_REQ, NULL, NULL },
+	{ "\"hello\"", HS_REQ, NULL, NULL },
+	{ "3", HS_REQ, NULL, NULL },
+	/* well formed but no hello: a valid id is echoed with its exact bytes */
+	{ "{\"op\":\"pub\",\"topic\":\"t\",\"data\":1}", HS_REQ, NULL, NULL },
+	{ "{\"op\":\"ping\",\"id\":1}", HS_REQ, "1", NULL },
+	{ "{\"op\":\"pub\",\"topic\":\"t\",\"id\":\"x\"}", HS_REQ, "\"x\"", NULL },
+	{ "{\"op\":\"bye\"}", HS_REQ, NULL, NULL },
+	{ "{\"op\":\"bye\",\"id\":1.50}", HS_REQ, "1.50", NULL },
+	{ "{\"proto\":1,\"name\":\"x\"}", HS_REQ, NULL, NULL },
+	{ "{\"proto\":1,\"name\":\"x\",\"id\":-0}", HS_REQ, "-0", NULL },
+	{ "{\"op\":1,\"proto\":1}", HS_REQ, NULL, NULL },
+	{ "{\"op\":null,\"proto\":1,\"id\":\"\\u00e9\"}", HS_REQ, "\"\\u00e9\"", NULL },
+	{ "{\"op\":\"HELLO\",\"proto\":1,\"id\":12345678901234567890123}", HS_REQ,
+	  "12345678901234567890123", NULL },
+	{ "{\"op\":\"ping\",\"id\":[1],\"id\":2}", HS_REQ, "2", NULL },
+	/* an id that is neither number nor string is not echoed, hello or not */
+	{ "{\"op\":\"hello\",\"proto\":1,\"id\":[1]}", HS_REQ, NULL, "id" },
+	{ "{\"op\":\"hello\",\"proto\":1,\"id\":null}", HS_REQ, NULL, "id" },
+	{ "{\"op\":\"ping\",\"id\":[1]}", HS_REQ, NULL, "id" },
+	{ "{\"op\":\"pub\",\"topic\":\"t\",\"id\":{}}", HS_REQ, NULL, "id" },
+	{ "{\"op\":\"ping\",\"id\":1,\"id\":true}", HS_REQ, NULL, "id" },
+	{ "{\"op\":\"hello\"}", "unsupported_proto", NULL, NULL },
+	{ "{\"op\":\"hello\",\"name\":\"x\",\"id\":4}", "unsupported_proto", "4", NULL },
+	{ "{\"op\":\"hello\",\"proto\":\"1\"}", "unsupported_proto", NULL, NULL },
+	{ "{\"op\":\"hello\",\"proto\":2,\"id\":\"p\"}", "unsupported_proto", "\"p\"", NULL },
+	{ "{\"op\":\"hello\",\"proto\":0}", "unsupported_proto", NULL, NULL },
+	{ "{\"op\":\"hello\",\"proto\":1.5}", "unsupported_proto", NULL, NULL },
+	{ "{\"op\":\"hello\",\"proto\":null}", "unsupported_proto", NULL, NULL },
+	{ "{\"op\":\"hello\",\"proto\":[1]}", "unsupported_proto", NULL, NULL },
+	{ "{\"op\":\"hello\",\"proto\":1,\"name\":12,\"id\":5}", "bad_name", "5", NULL },
+	{ "{\"op\":\"hello\",\"proto\":1,\"name\":null}", "bad_name", NULL, NULL },
+	{ "{\"op\":\"hello\",\"proto\":1,\"name\":true}", "bad_name", NULL, NULL },
+	{ "{\"op\":\"hello\",\"proto\":1,\"name\":[\"a\"]}", "bad_name", NULL, NULL },
+	{ "{\"op\":\"hello\",\"proto\":1,\"name\":\"\"}", "bad_name", NULL, NULL },
+	{ "{\"op\":\"hello\",\"proto\":1,\"name\":\"" NAME65 "\"}", "bad_name", NULL, NULL },
+	{ "{\"op\":\"hello\",\"proto\":1,\"name\":\"a b\"}", "bad_name", NULL, NULL },
+	{ "{\"op\":\"hello\",\"proto\":1,\"name\":\"a/b\"}", "bad_name", NULL, NULL },
+	{ "{\"op\":\"hello\",\"proto\":1,\"name\":\"caf\xc3\xa9\"}", "bad_name", NULL, NULL },
+	{ "{\"op\":\"hello\",\"proto\":1,\"name\":\"a\\u0000\"}", "bad_name", NULL, NULL },
 };
 
 START_TEST(test_handshake_rejected)
 {
 	const struct reject_case *tc = &reject_cases[_i];
-	struct jt_conn *c = conn_new(), *other = hello("other");
+	struct jt_conn *c = jt_connect(jt_b.path), *other = jt_client("other");
 	json_object *o;
 
-	send_line(c, tc->frame);
-	if (tc->any_id) {
-		o = jt_expect_error(c, tc->code);
-	} else {
-		o = expect_error(c, tc->code, tc->id);
-	}
+	jt_send(c, "%s", tc->frame);
+	o = jt_expect_error_id(c, tc->code, tc->id, tc->field);
 	if (strcmp(tc->code, "unsupported_proto") == 0) {
 		json_object *sup;
 
@@ -317,27 +235,23 @@ START_TEST(test_handshake_rejected)
 				      json_object_get_int(json_object_array_get_idx(sup, 0)) == 1,
 			      "supported is not [1]: %s", json_object_to_json_string(o));
 	}
-	json_object_put(o);
-	jt_expect_eof(c, JT_TIMEOUT_MS);
+	/* the error frame and then the close, nothing else */
+	jt_expect_eof_next(c);
 
 	/* the rejection cost nobody else anything, and nothing was registered */
 	jt_sync(other);
 	assert_owns_name(other, "other");
-	hello("x");
+	jt_client("x");
 }
 END_TEST
 
 START_TEST(test_handshake_name_taken)
 {
-	struct jt_conn *holder = hello("x"), *c = conn_new();
-	json_object *o;
+	struct jt_conn *holder = jt_client("x"), *c = jt_connect(jt_b.path);
 
-	send_line(c, "{\"op\":\"hello\",\"proto\":1,\"name\":\"x\",\"id\":3}");
-	o = expect_error(c, "name_taken", "3");
-	ck_assert_msg(strstr(jt_str(o, "message"), "'x'"), "message does not name 'x': %s",
-		      jt_str(o, "message"));
-	json_object_put(o);
-	jt_expect_eof(c, JT_TIMEOUT_MS);
+	jt_send(c, "{\"op\":\"hello\",\"proto\":1,\"name\":\"x\",\"id\":3}");
+	jt_expect_error_id(c, "name_taken", "3", "x");
+	jt_expect_eof_next(c);
 
 	/* the holder keeps both its connection and its name */
 	jt_sync(holder);
@@ -348,11 +262,11 @@ END_TEST
 /* A name is free again once its holder left by bye, as soon as the holder saw the close. */
 START_TEST(test_handshake_name_free_after_bye)
 {
-	struct jt_conn *holder = hello("x"), *c;
+	struct jt_conn *holder = jt_client("x"), *c;
 
-	send_line(holder, "{\"op\":\"bye\"}");
+	jt_send(holder, "{\"op\":\"bye\"}");
 	jt_expect_eof(holder, JT_TIMEOUT_MS);
-	c = hello("x");
+	c = jt_client("x");
 	jt_sync(c);
 	assert_owns_name(c, "x");
 }
@@ -361,11 +275,11 @@ END_TEST
 /* The same after the holder half-closed: the broker flushes, closes and forgets the name. */
 START_TEST(test_handshake_name_free_after_eof)
 {
-	struct jt_conn *holder = hello("x"), *c;
+	struct jt_conn *holder = jt_client("x"), *c;
 
 	ck_assert_int_eq(shutdown(holder->fd, SHUT_WR), 0);
 	jt_expect_eof(holder, JT_TIMEOUT_MS);
-	c = hello("x");
+	c = jt_client("x");
 	jt_sync(c);
 	assert_owns_name(c, "x");
 }
@@ -373,16 +287,16 @@ END_TEST
 
 START_TEST(test_handshake_second_hello)
 {
-	struct jt_conn *c = hello("first");
-	struct jt_conn *peer = hello("peer");
+	struct jt_conn *c = jt_client("first");
+	struct jt_conn *peer = jt_client("peer");
 
-	send_line(c, "{\"op\":\"hello\",\"proto\":1,\"name\":\"second\",\"id\":4}");
-	json_object_put(expect_error(c, "bad_frame", "4"));
+	jt_send(c, "{\"op\":\"hello\",\"proto\":1,\"name\":\"second\",\"id\":4}");
+	jt_expect_error_id(c, "bad_frame", "4", NULL);
 	jt_sync(c);
 
 	/* the connection kept its first name and did not take the second */
-	send_line(peer, "{\"op\":\"send\",\"to\":\"second\",\"id\":9}");
-	json_object_put(expect_error(peer, "no_such_client", "9"));
+	jt_send(peer, "{\"op\":\"send\",\"to\":\"second\",\"id\":9}");
+	jt_expect_error_id(peer, "no_such_client", "9", NULL);
 	assert_owns_name(c, "first");
 	jt_sync(peer);
 }
@@ -392,26 +306,26 @@ END_TEST
 
 START_TEST(test_handshake_timeout_silent)
 {
-	struct jt_conn *c = conn_new();
+	struct jt_conn *c = jt_connect(jt_b.path);
 
-	json_object_put(expect_error(c, "timeout", NULL));
-	jt_expect_eof(c, JT_TIMEOUT_MS);
-	jt_sync(hello("after"));
+	jt_expect_error_id(c, "timeout", NULL, NULL);
+	jt_expect_eof_next(c);
+	jt_sync(jt_client("after"));
 }
 END_TEST
 
 START_TEST(test_handshake_timeout_partial)
 {
-	struct jt_conn *c = conn_new(), *d = conn_new();
+	struct jt_conn *c = jt_connect(jt_b.path), *d = jt_connect(jt_b.path);
 	static const char part[] = "{\"op\":\"hello\",\"proto\":1";
 
 	/* half a hello, and lines with nothing in them, are no hello */
 	jt_send_raw(c, part, sizeof(part) - 1);
 	jt_send_raw(d, "\n \r\n\t\n", 6);
-	json_object_put(expect_error(c, "timeout", NULL));
-	jt_expect_eof(c, JT_TIMEOUT_MS);
-	json_object_put(expect_error(d, "timeout", NULL));
-	jt_expect_eof(d, JT_TIMEOUT_MS);
+	jt_expect_error_id(c, "timeout", NULL, NULL);
+	jt_expect_eof_next(c);
+	jt_expect_error_id(d, "timeout", NULL, NULL);
+	jt_expect_eof_next(d);
 }
 END_TEST
 
@@ -421,10 +335,10 @@ END_TEST
  */
 START_TEST(test_handshake_timeout_not_after_welcome)
 {
-	struct jt_conn *a = hello("a"), *late = conn_new();
+	struct jt_conn *a = jt_client("a"), *late = jt_connect(jt_b.path);
 
-	json_object_put(expect_error(late, "timeout", NULL));
-	jt_expect_eof(late, JT_TIMEOUT_MS);
+	jt_expect_error_id(late, "timeout", NULL, NULL);
+	jt_expect_eof_next(late);
 	jt_sync(a);
 	assert_owns_name(a, "a");
 }
@@ -434,21 +348,18 @@ END_TEST
 
 START_TEST(test_handshake_blank_lines_crlf)
 {
-	struct jt_conn *c = conn_new();
+	struct jt_conn *c = jt_connect(jt_b.path);
 	static const char hs[] =
 		"\r\n  \t\r\n{\"op\":\"hello\",\"proto\":1,\"name\":\"crlf\",\"id\":1}\r\n";
 	static const char ping[] = "\n \r\n\t\t\n{\"op\":\"ping\",\"id\":2}\r\n\r\n  \n";
-	char *name, *line;
+	char *name;
 
 	jt_send_raw(c, hs, sizeof(hs) - 1);
 	name = expect_welcome(c, "1");
 	ck_assert_str_eq(name, "crlf");
 	free(name);
 	jt_send_raw(c, ping, sizeof(ping) - 1);
-	line = jt_line(c, JT_TIMEOUT_MS);
-	ck_assert_ptr_nonnull(line);
-	ck_assert_str_eq(line, "{\"op\":\"pong\",\"id\":2}");
-	free(line);
+	jt_expect_line(c, "{\"op\":\"pong\",\"id\":2}");
 	/* the blank lines produced no frame of their own */
 	jt_sync(c);
 	assert_owns_name(c, "crlf");
@@ -458,37 +369,24 @@ END_TEST
 Suite *jt_suite(void)
 {
 	Suite *s = suite_create("handshake");
-	struct {
-		const char *name;
-		const TTest *test;
-		int loops;
-		bool timeout;
-	} cases[] = {
-		{ "accepted", test_handshake_accepted,
-		  (int)(sizeof(accept_cases) / sizeof(accept_cases[0])), false },
-		{ "anonymous", test_handshake_anonymous, 0, false },
-		{ "rejected", test_handshake_rejected,
-		  (int)(sizeof(reject_cases) / sizeof(reject_cases[0])), false },
-		{ "name_taken", test_handshake_name_taken, 0, false },
-		{ "name_free_after_bye", test_handshake_name_free_after_bye, 0, false },
-		{ "name_free_after_eof", test_handshake_name_free_after_eof, 0, false },
-		{ "second_hello", test_handshake_second_hello, 0, false },
-		{ "blank_lines_crlf", test_handshake_blank_lines_crlf, 0, false },
-		{ "timeout_silent", test_handshake_timeout_silent, 0, true },
-		{ "timeout_partial", test_handshake_timeout_partial, 0, true },
-		{ "timeout_not_after_welcome", test_handshake_timeout_not_after_welcome, 0, true },
+	const struct jt_case cases[] = {
+		{ "accepted", test_handshake_accepted, ARRAY_SIZE(accept_cases) },
+		{ "anonymous", test_handshake_anonymous },
+		{ "rejected", test_handshake_rejected, ARRAY_SIZE(reject_cases) },
+		{ "name_taken", test_handshake_name_taken },
+		{ "name_free_after_bye", test_handshake_name_free_after_bye },
+		{ "name_free_after_eof", test_handshake_name_free_after_eof },
+		{ "second_hello", test_handshake_second_hello },
+		{ "blank_lines_crlf", test_handshake_blank_lines_crlf },
+	};
+	/* on a broker whose handshake deadline is 0.2 s */
+	const struct jt_case timeout_cases[] = {
+		{ "timeout_silent", test_handshake_timeout_silent },
+		{ "timeout_partial", test_handshake_timeout_partial },
+		{ "timeout_not_after_welcome", test_handshake_timeout_not_after_welcome },
 	};
 
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		TCase *tc = tcase_create(cases[i].name);
-
-		tcase_add_checked_fixture(tc, cases[i].timeout ? setup_timeout : setup, teardown);
-		tcase_set_timeout(tc, 30);
-		if (cases[i].loops)
-			tcase_add_loop_test(tc, cases[i].test, 0, cases[i].loops);
-		else
-			tcase_add_test(tc, cases[i].test);
-		suite_add_tcase(s, tc);
-	}
+	jt_add_cases(s, cases, ARRAY_SIZE(cases), jt_setup, jt_teardown, 30);
+	jt_add_cases(s, timeout_cases, ARRAY_SIZE(timeout_cases), setup_timeout, jt_teardown, 30);
 	return s;
 }

@@ -5,40 +5,18 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
-#include <grp.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "jt.h"
-
-#define NCONN 8
-
-/* Fixture-owned state, so that a failed assertion still leaves it to teardown. */
-static char tmp_dir[256];
-static struct jt_conn *conns[NCONN];
-
-static struct jt_conn *keep(struct jt_conn *c)
-{
-	for (int i = 0; i < NCONN; i++) {
-		if (!conns[i]) {
-			conns[i] = c;
-			return c;
-		}
-	}
-	ck_abort_msg("too many connections for the fixture");
-	return NULL;
-}
+#include "util.h"
 
 /* snprintf that fails the test instead of truncating a path. */
 static void fmt(char *buf, size_t len, const char *f, ...) __attribute__((format(printf, 3, 4)));
@@ -53,167 +31,11 @@ static void fmt(char *buf, size_t len, const char *f, ...)
 	ck_assert_msg(n >= 0 && (size_t)n < len, "path too long for its buffer: %s", buf);
 }
 
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(p);
-}
-
-static void rm_tree(const char *dir)
-{
-	struct stat st;
-
-	if (dir[0] && lstat(dir, &st) == 0) {
-		/* a test may have left a directory without write permission */
-		chmod(dir, 0700);
-		nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	}
-}
-
-static const char *tmp_base(void)
-{
-	const char *t = getenv("TMPDIR");
-	return t && *t ? t : "/tmp";
-}
-
-/* A fresh directory of our own, for tests that pick the socket path themselves. */
-static void bare_setup(void)
-{
-	memset(&jt_b, 0, sizeof(jt_b));
-	jt_b.stderr_fd = -1;
-	memset(conns, 0, sizeof(conns));
-	snprintf(tmp_dir, sizeof(tmp_dir), "%s/jt-%d-XXXXXX", tmp_base(), (int)getpid());
-	ck_assert_msg(mkdtemp(tmp_dir) != NULL, "mkdtemp: %s", strerror(errno));
-}
-
-static void broker_setup(void)
-{
-	memset(conns, 0, sizeof(conns));
-	tmp_dir[0] = '\0';
-	jt_setup();
-}
-
-static void lc_teardown(void)
-{
-	for (int i = 0; i < NCONN; i++) {
-		jt_close(conns[i]);
-		conns[i] = NULL;
-	}
-	/* a test that stopped the broker by hand leaves pid 0 and its directory */
-	if (jt_b.pid > 0)
-		jt_broker_stop(&jt_b);
-	rm_tree(jt_b.dir);
-	rm_tree(tmp_dir);
-	jt_b.dir[0] = '\0';
-	tmp_dir[0] = '\0';
-}
-
-/*
- * Starts jbusd on an exact path (jt_broker_start_args always picks
- * <fresh dir>/jbus.sock). The broker's directory is tmp_dir, so
- * jt_broker_stop removes it.
- */
-static void start_at(const char *path, const char *const *args)
-{
-	const char *argv[32];
-	char fdbuf[16], log[PATH_MAX + 16];
-	int pipefd[2], logfd = -1, n = 0;
-	struct pollfd pfd;
-	char buf[16];
-	ssize_t r;
-
-	memset(&jt_b, 0, sizeof(jt_b));
-	jt_b.stderr_fd = -1;
-	snprintf(jt_b.dir, sizeof(jt_b.dir), "%s", tmp_dir);
-	fmt(jt_b.path, sizeof(jt_b.path), "%s", path);
-	ck_assert_int_eq(pipe2(pipefd, O_CLOEXEC), 0);
-	if (!getenv("JT_VERBOSE")) {
-		fmt(log, sizeof(log), "%s/jbusd.log", tmp_dir);
-		logfd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	}
-	snprintf(fdbuf, sizeof(fdbuf), "%d", pipefd[1]);
-	argv[n++] = jt_jbusd();
-	argv[n++] = "-s";
-	argv[n++] = path;
-	argv[n++] = "--ready-fd";
-	argv[n++] = fdbuf;
-	for (; args && *args && n < 31; args++)
-		argv[n++] = *args;
-	argv[n] = NULL;
-	jt_b.pid = fork();
-	ck_assert_int_ge(jt_b.pid, 0);
-	if (jt_b.pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		fcntl(pipefd[1], F_SETFD, 0);
-		if (logfd >= 0)
-			dup2(logfd, STDERR_FILENO);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	close(pipefd[1]);
-	if (logfd >= 0)
-		close(logfd);
-	pfd.fd = pipefd[0];
-	pfd.events = POLLIN;
-	ck_assert_msg(poll(&pfd, 1, 20000) == 1, "jbusd not ready within 20 s");
-	r = read(pipefd[0], buf, sizeof(buf));
-	close(pipefd[0]);
-	ck_assert_msg(r == 6 && memcmp(buf, "ready\n", 6) == 0, "jbusd did not become ready");
-}
-
-/* The next thing on c is the close: no frame, no partial frame. */
-static void expect_only_eof(struct jt_conn *c)
-{
-	char *line = jt_line(c, JT_TIMEOUT_MS);
-
-	ck_assert_msg(line == NULL, "expected EOF, got %s", line);
-	ck_assert_msg(c->len == 0, "EOF after a truncated frame (%zu bytes)", c->len);
-	/* jt_line also gives NULL on timeout: make sure this was the close */
-	jt_expect_eof(c, 1000);
-}
-
+/* What every client gets at shutdown, after all it was owed: the error, then the close. */
 static void expect_shutting_down(struct jt_conn *c)
 {
-	json_object_put(jt_expect_error(c, "shutting_down"));
-	expect_only_eof(c);
-}
-
-/* After a signal sent by hand: exit 0 and the socket file gone. */
-static void expect_clean_exit(void)
-{
-	struct stat st;
-	int status = jt_broker_wait(&jt_b, 10000);
-
-	ck_assert_msg(status != -1, "jbusd did not exit within 10 s of the signal");
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-		      "jbusd exit status %d (signal %d)",
-		      WIFEXITED(status) ? WEXITSTATUS(status) : -1,
-		      WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-	ck_assert_msg(lstat(jt_b.path, &st) < 0 && errno == ENOENT, "socket file left behind");
-}
-
-/* jt_run_jbusd, also capturing stdout (it only captures stderr). */
-static int run_out(const char *const *args, char *out, size_t outlen, char *err, size_t errlen)
-{
-	int p[2], saved, rc;
-	size_t got = 0;
-	ssize_t n;
-
-	/* the child inherits our stdout: point it at a pipe for the run.
-	 * --help and --version print far less than a pipe buffer */
-	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
-	fflush(stdout);
-	saved = dup(STDOUT_FILENO);
-	ck_assert_int_ge(saved, 0);
-	dup2(p[1], STDOUT_FILENO);
-	rc = jt_run_jbusd(args, err, errlen, JT_TIMEOUT_MS);
-	dup2(saved, STDOUT_FILENO);
-	close(saved);
-	close(p[1]);
-	while (got + 1 < outlen && (n = read(p[0], out + got, outlen - 1 - got)) > 0)
-		got += (size_t)n;
-	out[got] = '\0';
-	close(p[0]);
-	return rc;
+	jt_expect_error_id(c, "shutting_down", NULL, NULL);
+	jt_expect_eof_next(c);
 }
 
 static void read_file(const char *path, char *buf, size_t len)
@@ -245,19 +67,19 @@ static void expect_cannot_start(const char *path, const char *err)
 }
 
 /*
- * <tmp_dir>/<pad>/jbus.sock of exactly len bytes (the pad directory is
- * created). False when tmp_dir is already too long to get there.
+ * <jt_b.dir>/<pad>/jbus.sock of exactly len bytes (the pad directory is
+ * created). False when jt_b.dir is already too long to get there.
  */
 static bool path_of_len(char *out, size_t outlen, size_t len)
 {
-	size_t base = strlen(tmp_dir), fixed = base + strlen("/") + strlen("/jbus.sock");
+	size_t base = strlen(jt_b.dir), fixed = base + strlen("/") + strlen("/jbus.sock");
 	char pad[256], dir[PATH_MAX];
 
 	if (len <= fixed || len - fixed >= sizeof(pad) || len >= outlen)
 		return false;
 	memset(pad, 'p', len - fixed);
 	pad[len - fixed] = '\0';
-	fmt(dir, sizeof(dir), "%s/%s", tmp_dir, pad);
+	fmt(dir, sizeof(dir), "%s/%s", jt_b.dir, pad);
 	ck_assert_msg(mkdir(dir, 0700) == 0 || errno == EEXIST, "mkdir: %s", strerror(errno));
 	fmt(out, outlen, "%s/jbus.sock", dir);
 	ck_assert_uint_eq(strlen(out), len);
@@ -269,8 +91,8 @@ static bool path_of_len(char *out, size_t outlen, size_t len)
 START_TEST(test_lifecycle_sigterm_notifies_clients)
 {
 	/* connected first, so it is accepted before "a" is welcomed (FIFO backlog) */
-	struct jt_conn *silent = keep(jt_connect(jt_b.path));
-	struct jt_conn *a = keep(jt_hello(jt_b.path, "a"));
+	struct jt_conn *silent = jt_connect(jt_b.path);
+	struct jt_conn *a = jt_client("a");
 
 	jt_sync(a);
 	jt_broker_stop(&jt_b); /* asserts exit 0 and the socket file removed */
@@ -281,12 +103,12 @@ END_TEST
 
 START_TEST(test_lifecycle_sigint_notifies_clients)
 {
-	struct jt_conn *silent = keep(jt_connect(jt_b.path));
-	struct jt_conn *a = keep(jt_hello(jt_b.path, "a"));
+	struct jt_conn *silent = jt_connect(jt_b.path);
+	struct jt_conn *a = jt_client("a");
 
 	jt_sync(a);
 	ck_assert_int_eq(kill(jt_b.pid, SIGINT), 0);
-	expect_clean_exit();
+	jt_broker_expect_exit(&jt_b);
 	expect_shutting_down(a);
 	expect_shutting_down(silent);
 }
@@ -299,8 +121,8 @@ END_TEST
 START_TEST(test_lifecycle_shutdown_flushes_pending)
 {
 	enum { NBIG = 16, PAD = 64 * 1024 };
-	struct jt_conn *s = keep(jt_hello(jt_b.path, "s"));
-	struct jt_conn *p = keep(jt_hello(jt_b.path, "p"));
+	struct jt_conn *s = jt_client("s");
+	struct jt_conn *p = jt_client("p");
 	char *pad = malloc(PAD + 1);
 	json_object *o;
 
@@ -338,7 +160,7 @@ START_TEST(test_lifecycle_shutdown_flushes_pending)
 	json_object_put(o);
 	expect_shutting_down(s);
 	expect_shutting_down(p);
-	expect_clean_exit();
+	jt_broker_expect_exit(&jt_b);
 }
 END_TEST
 
@@ -351,7 +173,7 @@ START_TEST(test_lifecycle_stale_socket_removed)
 	struct stat st;
 	int fd;
 
-	fmt(path, sizeof(path), "%s/jbus.sock", tmp_dir);
+	fmt(path, sizeof(path), "%s/jbus.sock", jt_b.dir);
 	fmt(sa.sun_path, sizeof(sa.sun_path), "%s", path);
 	/* a socket file nobody listens on, as a crashed broker leaves it */
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -360,8 +182,8 @@ START_TEST(test_lifecycle_stale_socket_removed)
 	close(fd);
 	ck_assert(lstat(path, &st) == 0 && S_ISSOCK(st.st_mode));
 
-	start_at(path, NULL);
-	struct jt_conn *a = keep(jt_hello(path, "a"));
+	jt_broker_start_at(&jt_b, path, NULL);
+	struct jt_conn *a = jt_hello(path, "a");
 	jt_sync(a);
 	jt_broker_stop(&jt_b);
 }
@@ -378,7 +200,7 @@ START_TEST(test_lifecycle_live_socket_not_stolen)
 	expect_cannot_start(jt_b.path, err);
 	ck_assert_msg(strstr(err, "already listening") != NULL, "stderr: %s", err);
 
-	struct jt_conn *a = keep(jt_hello(jt_b.path, "a"));
+	struct jt_conn *a = jt_client("a");
 	jt_sync(a);
 	ck_assert_int_eq(lstat(jt_b.path, &after), 0);
 	ck_assert(S_ISSOCK(after.st_mode));
@@ -393,7 +215,7 @@ START_TEST(test_lifecycle_not_a_socket_untouched)
 	const char *args[] = { "-s", path, NULL };
 	struct stat before, after;
 
-	fmt(path, sizeof(path), "%s/jbus.sock", tmp_dir);
+	fmt(path, sizeof(path), "%s/jbus.sock", jt_b.dir);
 	write_file(path, text);
 	ck_assert_int_eq(lstat(path, &before), 0);
 	ck_assert_int_eq(jt_run_jbusd(args, err, sizeof(err), JT_TIMEOUT_MS), 1);
@@ -415,7 +237,7 @@ START_TEST(test_lifecycle_path_too_long)
 	/* 108 bytes do not fit sun_path with its NUL; the directory exists, so
 	 * only the length can be the reason */
 	if (!path_of_len(path, sizeof(path), 108)) {
-		fprintf(stderr, "skipped: %s is too long to build a 108-byte path\n", tmp_dir);
+		fprintf(stderr, "skipped: %s is too long to build a 108-byte path\n", jt_b.dir);
 		return;
 	}
 	ck_assert_int_eq(jt_run_jbusd(args, err, sizeof(err), JT_TIMEOUT_MS), 1);
@@ -431,11 +253,11 @@ START_TEST(test_lifecycle_path_107_bytes)
 	char path[PATH_MAX];
 
 	if (!path_of_len(path, sizeof(path), 107)) {
-		fprintf(stderr, "skipped: %s is too long to build a 107-byte path\n", tmp_dir);
+		fprintf(stderr, "skipped: %s is too long to build a 107-byte path\n", jt_b.dir);
 		return;
 	}
-	start_at(path, NULL);
-	struct jt_conn *a = keep(jt_hello(path, "a"));
+	jt_broker_start_at(&jt_b, path, NULL);
+	struct jt_conn *a = jt_hello(path, "a");
 	jt_sync(a);
 	jt_broker_stop(&jt_b);
 }
@@ -446,63 +268,11 @@ START_TEST(test_lifecycle_missing_directory)
 	char path[PATH_MAX], err[1024];
 	const char *args[] = { "-s", path, NULL };
 
-	fmt(path, sizeof(path), "%s/no-such-dir/jbus.sock", tmp_dir);
+	fmt(path, sizeof(path), "%s/no-such-dir/jbus.sock", jt_b.dir);
 	ck_assert_int_eq(jt_run_jbusd(args, err, sizeof(err), JT_TIMEOUT_MS), 1);
 	expect_cannot_start(path, err);
 }
 END_TEST
-
-/*
- * Root ignores directory permissions, so as root the refused start runs as
- * "nobody" in a child of its own (the test process keeps its credentials).
- * Returns the exit status, or -1; 126/127: the child could not drop its
- * privileges or exec jbusd as nobody.
- */
-static int run_unprivileged(const char *const *args, char *err, size_t errlen)
-{
-	struct jt_broker child = { 0 };
-	const char *argv[8];
-	int p[2], n = 0, status;
-	size_t got = 0;
-
-	argv[n++] = jt_jbusd();
-	for (; *args && n < 7; args++)
-		argv[n++] = *args;
-	argv[n] = NULL;
-	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
-	child.pid = fork();
-	ck_assert_int_ge(child.pid, 0);
-	if (child.pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		dup2(p[1], STDERR_FILENO);
-		if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
-			_exit(126);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	close(p[1]);
-	for (;;) {
-		struct pollfd pfd = { .fd = p[0], .events = POLLIN };
-		ssize_t r;
-		if (poll(&pfd, 1, JT_TIMEOUT_MS) <= 0)
-			break;
-		r = read(p[0], err + got, errlen - 1 - got);
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-		if (got + 1 >= errlen)
-			break;
-	}
-	err[got] = '\0';
-	close(p[0]);
-	status = jt_broker_wait(&child, JT_TIMEOUT_MS);
-	if (status == -1) {
-		kill(child.pid, SIGKILL);
-		waitpid(child.pid, NULL, 0);
-		return -1;
-	}
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 START_TEST(test_lifecycle_permission_denied)
 {
@@ -511,13 +281,13 @@ START_TEST(test_lifecycle_permission_denied)
 	struct stat st;
 	int rc;
 
-	fmt(dir, sizeof(dir), "%s/ro", tmp_dir);
+	fmt(dir, sizeof(dir), "%s/ro", jt_b.dir);
 	fmt(path, sizeof(path), "%s/jbus.sock", dir);
 	ck_assert_int_eq(mkdir(dir, 0555), 0);
 	ck_assert_int_eq(chmod(dir, 0555), 0); /* whatever the umask */
 	if (geteuid() == 0) {
-		ck_assert_int_eq(chmod(tmp_dir, 0755), 0);
-		rc = run_unprivileged(args, err, sizeof(err));
+		ck_assert_int_eq(chmod(jt_b.dir, 0755), 0);
+		rc = jt_run_jbusd_nobody(args, err, sizeof(err), JT_TIMEOUT_MS);
 		if (rc == 126 || rc == 127) {
 			fprintf(stderr, "skipped: cannot run %s as nobody (%d)\n", jt_jbusd(), rc);
 			return;
@@ -568,7 +338,7 @@ END_TEST
 /* section: command line */
 
 static const struct usage_case {
-	const char *a[3]; /* after "-s <tmp_dir>/jbus.sock", so a wrong start stays in tmp_dir */
+	const char *a[3]; /* after "-s <jt_b.dir>/jbus.sock", so a wrong start stays in jt_b.dir */
 	const char *names; /* what the message must mention */
 } usage_cases[] = {
 	{ { "--bogus" }, "--bogus" },
@@ -593,7 +363,7 @@ START_TEST(test_lifecycle_usage_error)
 	struct stat st;
 	int n = 2, rc;
 
-	fmt(path, sizeof(path), "%s/jbus.sock", tmp_dir);
+	fmt(path, sizeof(path), "%s/jbus.sock", jt_b.dir);
 	for (int k = 0; k < 3 && u->a[k]; k++)
 		args[n++] = u->a[k];
 	args[n] = NULL;
@@ -610,8 +380,10 @@ START_TEST(test_lifecycle_help)
 {
 	const char *args[] = { "--help", NULL };
 	char out[8192], err[1024];
+	int rc;
 
-	ck_assert_int_eq(run_out(args, out, sizeof(out), err, sizeof(err)), 0);
+	rc = jt_run_jbusd_out(args, out, sizeof(out), err, sizeof(err), JT_TIMEOUT_MS);
+	ck_assert_int_eq(rc, 0);
 	ck_assert_msg(strncmp(out, "Usage: jbusd", 12) == 0, "stdout: %s", out);
 	ck_assert_msg(strstr(out, "--max-clients") != NULL, "stdout: %s", out);
 	ck_assert_str_eq(err, "");
@@ -622,8 +394,10 @@ START_TEST(test_lifecycle_version)
 {
 	const char *args[] = { "--version", NULL };
 	char out[1024], err[1024];
+	int rc;
 
-	ck_assert_int_eq(run_out(args, out, sizeof(out), err, sizeof(err)), 0);
+	rc = jt_run_jbusd_out(args, out, sizeof(out), err, sizeof(err), JT_TIMEOUT_MS);
+	ck_assert_int_eq(rc, 0);
 	ck_assert_msg(strncmp(out, "jbusd ", 6) == 0 && strchr(out, '\n'), "stdout: %s", out);
 	ck_assert_str_eq(err, "");
 }
@@ -633,8 +407,8 @@ END_TEST
 
 START_TEST(test_lifecycle_bye)
 {
-	struct jt_conn *a = keep(jt_hello(jt_b.path, "a"));
-	struct jt_conn *b = keep(jt_hello(jt_b.path, "b"));
+	struct jt_conn *a = jt_client("a");
+	struct jt_conn *b = jt_client("b");
 	json_object *o;
 
 	/* one write: the bye is read while the pong may still be queued */
@@ -642,11 +416,11 @@ START_TEST(test_lifecycle_bye)
 	o = jt_expect(a, "pong");
 	ck_assert_int_eq(jt_int(o, "id"), 1);
 	json_object_put(o);
-	expect_only_eof(a);
+	jt_expect_eof_next(a);
 
 	jt_sync(b);
 	/* the name is free again and new clients are served */
-	struct jt_conn *a2 = keep(jt_hello(jt_b.path, "a"));
+	struct jt_conn *a2 = jt_client("a");
 	jt_send(b, "{\"op\":\"send\",\"to\":\"a\",\"data\":1,\"id\":2}");
 	json_object_put(jt_expect(b, "ok"));
 	o = jt_expect(a2, "msg");
@@ -657,7 +431,7 @@ END_TEST
 
 START_TEST(test_lifecycle_half_close)
 {
-	struct jt_conn *c = keep(jt_connect(jt_b.path));
+	struct jt_conn *c = jt_connect(jt_b.path);
 	json_object *o;
 
 	jt_send(c, "{\"op\":\"hello\",\"proto\":1,\"name\":\"h\"}\n{\"op\":\"ping\",\"id\":\"p\"}");
@@ -668,49 +442,46 @@ START_TEST(test_lifecycle_half_close)
 	o = jt_expect(c, "pong");
 	ck_assert_str_eq(jt_str(o, "id"), "p");
 	json_object_put(o);
-	expect_only_eof(c);
+	jt_expect_eof_next(c);
 
-	struct jt_conn *d = keep(jt_hello(jt_b.path, "h"));
+	struct jt_conn *d = jt_client("h");
 	jt_sync(d);
 }
 END_TEST
 
-static TCase *tcase(Suite *s, const char *name, bool with_broker)
-{
-	TCase *tc = tcase_create(name);
-
-	tcase_add_checked_fixture(tc, with_broker ? broker_setup : bare_setup, lc_teardown);
-	tcase_set_timeout(tc, 30);
-	suite_add_tcase(s, tc);
-	return tc;
-}
-
 Suite *jt_suite(void)
 {
 	Suite *s = suite_create("lifecycle");
+	const struct jt_case with_broker[] = {
+		{ "sigterm", test_lifecycle_sigterm_notifies_clients },
+		{ "sigint", test_lifecycle_sigint_notifies_clients },
+		{ "shutdown_flush", test_lifecycle_shutdown_flushes_pending },
+		{ "live_socket", test_lifecycle_live_socket_not_stolen },
+		{ "bye", test_lifecycle_bye },
+		{ "half_close", test_lifecycle_half_close },
+	};
+	/* no broker yet: the test picks the socket path inside jt_b.dir */
+	const struct jt_case with_dir[] = {
+		{ "stale_socket", test_lifecycle_stale_socket_removed },
+		{ "not_a_socket", test_lifecycle_not_a_socket_untouched },
+		{ "missing_directory", test_lifecycle_missing_directory },
+		{ "permission_denied", test_lifecycle_permission_denied },
+	};
 	TCase *tc;
 
-	tcase_add_test(tcase(s, "sigterm", true), test_lifecycle_sigterm_notifies_clients);
-	tcase_add_test(tcase(s, "sigint", true), test_lifecycle_sigint_notifies_clients);
-	tcase_add_test(tcase(s, "shutdown_flush", true), test_lifecycle_shutdown_flushes_pending);
-	tcase_add_test(tcase(s, "stale_socket", false), test_lifecycle_stale_socket_removed);
-	tcase_add_test(tcase(s, "live_socket", true), test_lifecycle_live_socket_not_stolen);
-	tcase_add_test(tcase(s, "not_a_socket", false), test_lifecycle_not_a_socket_untouched);
-	tc = tcase(s, "path_length", false);
+	jt_add_cases(s, with_broker, ARRAY_SIZE(with_broker), jt_setup, jt_teardown, 30);
+	jt_add_cases(s, with_dir, ARRAY_SIZE(with_dir), jt_setup_dir, jt_teardown, 30);
+	tc = jt_tcase(s, "path_length", jt_setup_dir, jt_teardown, 30);
 	tcase_add_test(tc, test_lifecycle_path_too_long);
 	tcase_add_test(tc, test_lifecycle_path_107_bytes);
-	tcase_add_test(tcase(s, "missing_directory", false), test_lifecycle_missing_directory);
-	tcase_add_test(tcase(s, "permission_denied", false), test_lifecycle_permission_denied);
-	tc = tcase(s, "mode", false);
+	/* each test starts its broker with its own -m */
+	tc = jt_tcase(s, "mode", NULL, jt_teardown, 30);
 	tcase_add_test(tc, test_lifecycle_mode_default);
 	tcase_add_test(tc, test_lifecycle_mode_0660);
 	tcase_add_test(tc, test_lifecycle_mode_0);
-	tc = tcase(s, "usage", false);
-	tcase_add_loop_test(tc, test_lifecycle_usage_error, 0,
-			    (int)(sizeof(usage_cases) / sizeof(usage_cases[0])));
+	tc = jt_tcase(s, "usage", jt_setup_dir, jt_teardown, 30);
+	tcase_add_loop_test(tc, test_lifecycle_usage_error, 0, ARRAY_SIZE(usage_cases));
 	tcase_add_test(tc, test_lifecycle_help);
 	tcase_add_test(tc, test_lifecycle_version);
-	tcase_add_test(tcase(s, "bye", true), test_lifecycle_bye);
-	tcase_add_test(tcase(s, "half_close", true), test_lifecycle_half_close);
 	return s;
 }

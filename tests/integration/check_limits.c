@@ -12,59 +12,12 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "jt.h"
+#include "util.h"
 
 #define NMANY 1000
-#define NCONN (NMANY + 16)
-
-/* Fixture-owned, so that a failed assertion still leaves them to teardown. */
-static struct jt_conn *conns[NCONN];
-static int nconns;
-
-static struct jt_conn *keep(struct jt_conn *c)
-{
-	ck_assert_int_lt(nconns, NCONN);
-	conns[nconns++] = c;
-	return c;
-}
-
-static void lim_setup(void)
-{
-	memset(&jt_b, 0, sizeof(jt_b));
-	jt_b.stderr_fd = -1;
-	nconns = 0;
-}
-
-static void lim_teardown(void)
-{
-	while (nconns > 0) {
-		nconns--;
-		jt_close(conns[nconns]);
-		conns[nconns] = NULL;
-	}
-	jt_broker_stop(&jt_b);
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* The next thing on c is the close: no frame, no partial frame. */
-static void expect_only_eof(struct jt_conn *c)
-{
-	char *line = jt_line(c, JT_TIMEOUT_MS);
-
-	ck_assert_msg(line == NULL, "expected EOF, got %s", line);
-	ck_assert_msg(c->len == 0, "EOF after a truncated frame (%zu bytes)", c->len);
-	/* jt_line also gives NULL on timeout: make sure this was the close */
-	jt_expect_eof(c, 1000);
-}
 
 static void expect_ok_id(struct jt_conn *c, int id)
 {
@@ -111,8 +64,7 @@ static int drain_slow(struct jt_conn *c, const char *op)
 		json_object_put(o);
 		free(line);
 	}
-	ck_assert_msg(c->len == 0, "EOF after a truncated frame (%zu bytes)", c->len);
-	jt_expect_eof(c, 1000);
+	jt_expect_eof_next(c);
 	return next;
 }
 
@@ -145,7 +97,7 @@ static void expect_slow_logged(const char *name)
 /* A fresh client is served: the broker survived whatever came before. */
 static void expect_broker_serves(const char *name)
 {
-	struct jt_conn *c = keep(jt_hello(jt_b.path, name));
+	struct jt_conn *c = jt_client(name);
 
 	jt_sync(c);
 }
@@ -172,7 +124,7 @@ START_TEST(test_limits_thousand_clients)
 	jt_broker_start_args(&jt_b, NULL);
 	for (int i = 0; i < NMANY; i++) {
 		snprintf(name, sizeof(name), "c%d", i);
-		c[i] = keep(jt_hello(jt_b.path, name));
+		c[i] = jt_client(name);
 	}
 	/* all subscriptions in flight at once, then every ok */
 	for (int i = 0; i < NMANY; i++)
@@ -180,7 +132,7 @@ START_TEST(test_limits_thousand_clients)
 	for (int i = 0; i < NMANY; i++)
 		expect_ok_id(c[i], i);
 
-	pub = keep(jt_hello(jt_b.path, "pub"));
+	pub = jt_client("pub");
 	jt_send(pub, "{\"op\":\"pub\",\"topic\":\"load/x/y\",\"data\":[1,\"two\"],\"id\":\"p\"}");
 	o = jt_expect(pub, "ok");
 	ck_assert_str_eq(jt_str(o, "id"), "p");
@@ -215,32 +167,30 @@ START_TEST(test_limits_max_clients)
 {
 	const char *args[] = { "--max-clients", "3", NULL };
 	struct jt_conn *a, *b, *h, *d;
-	json_object *o;
 
 	jt_broker_start_args(&jt_b, args);
-	a = keep(jt_hello(jt_b.path, "a"));
-	b = keep(jt_hello(jt_b.path, "b"));
+	a = jt_client("a");
+	b = jt_client("b");
 	/* mid-handshake, it still counts; accepted before d (FIFO backlog) */
-	h = keep(jt_connect(jt_b.path));
-	d = keep(jt_connect(jt_b.path));
-	o = jt_expect_error(d, "limit_reached");
-	json_object_put(o);
-	expect_only_eof(d);
+	h = jt_connect(jt_b.path);
+	d = jt_connect(jt_b.path);
+	jt_expect_error_id(d, "limit_reached", NULL, NULL);
+	jt_expect_eof_next(d);
 	jt_sync(a);
 
 	/* b leaves; once its EOF arrived the broker has dropped it */
 	jt_send(b, "{\"op\":\"bye\"}");
-	expect_only_eof(b);
+	jt_expect_eof_next(b);
 	jt_sync(a);
-	d = keep(jt_connect(jt_b.path));
+	d = jt_connect(jt_b.path);
 	jt_send(d, "{\"op\":\"hello\",\"proto\":1,\"name\":\"e\"}");
 	json_object_put(jt_expect(d, "welcome"));
 	jt_sync(d);
 
 	/* a, h and e: full again */
-	d = keep(jt_connect(jt_b.path));
-	json_object_put(jt_expect_error(d, "limit_reached"));
-	expect_only_eof(d);
+	d = jt_connect(jt_b.path);
+	jt_expect_error_id(d, "limit_reached", NULL, NULL);
+	jt_expect_eof_next(d);
 	/* the one in the handshake was not disturbed by any of it */
 	jt_send(h, "{\"op\":\"hello\",\"proto\":1,\"name\":\"h\"}");
 	json_object_put(jt_expect(h, "welcome"));
@@ -261,9 +211,9 @@ START_TEST(test_limits_slow_subscriber)
 	json_object *o, *d;
 
 	jt_broker_start_args(&jt_b, args);
-	s = keep(jt_hello(jt_b.path, "s"));
-	f = keep(jt_hello(jt_b.path, "f"));
-	p = keep(jt_hello(jt_b.path, "p"));
+	s = jt_client("s");
+	f = jt_client("f");
+	p = jt_client("p");
 	jt_send(s, "{\"op\":\"sub\",\"topic\":\"t\",\"id\":1}");
 	expect_ok_id(s, 1);
 	jt_send(f, "{\"op\":\"sub\",\"topic\":\"t\",\"id\":1}");
@@ -334,19 +284,19 @@ START_TEST(test_limits_unread_responses)
 	json_object *o;
 
 	jt_broker_start_args(&jt_b, args);
-	x = keep(jt_hello(jt_b.path, "x"));
-	y = keep(jt_hello(jt_b.path, "y"));
-	z = keep(jt_hello(jt_b.path, "z"));
+	x = jt_client("x");
+	y = jt_client("y");
+	z = jt_client("z");
 	jt_send(y, "{\"op\":\"sub\",\"topic\":\"t\",\"id\":1}");
 	expect_ok_id(y, 1);
 
 	/* non-blocking: once the broker stops reading x, a blocking send would
 	 * wait for the close instead of seeing it */
 	ck_assert_int_eq(fcntl(x->fd, F_SETFL, fcntl(x->fd, F_GETFL) | O_NONBLOCK), 0);
-	deadline = now_ms() + 20000;
+	deadline = jt_now_ms() + 20000;
 	for (;;) {
 		struct pollfd pfd = { .fd = x->fd, .events = POLLOUT };
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - jt_now_ms();
 		ssize_t w;
 
 		ck_assert_msg(left > 0, "x not disconnected after %d pings", next);
@@ -393,11 +343,11 @@ START_TEST(test_limits_handshake_timeout_after_hello)
 	struct jt_conn *a, *silent;
 
 	jt_broker_start_args(&jt_b, args);
-	a = keep(jt_hello(jt_b.path, "a"));
+	a = jt_client("a");
 	/* connected after a: its timeout proves a's deadline passed as well */
-	silent = keep(jt_connect(jt_b.path));
-	json_object_put(jt_expect_error(silent, "timeout"));
-	expect_only_eof(silent);
+	silent = jt_connect(jt_b.path);
+	jt_expect_error_id(silent, "timeout", NULL, NULL);
+	jt_expect_eof_next(silent);
 	/* the next frame for a is its pong: no timeout error, no close */
 	jt_sync(a);
 	jt_send(a, "{\"op\":\"sub\",\"topic\":\"t\",\"id\":1}");
@@ -405,25 +355,21 @@ START_TEST(test_limits_handshake_timeout_after_hello)
 }
 END_TEST
 
-static TCase *tcase(Suite *s, const char *name, int timeout)
-{
-	TCase *tc = tcase_create(name);
-
-	tcase_add_checked_fixture(tc, lim_setup, lim_teardown);
-	tcase_set_timeout(tc, timeout);
-	suite_add_tcase(s, tc);
-	return tc;
-}
-
 Suite *jt_suite(void)
 {
 	Suite *s = suite_create("limits");
+	/* each test starts its broker with the limit it is about */
+	const struct jt_case cases[] = {
+		{ "max_clients", test_limits_max_clients },
+		{ "handshake_timeout", test_limits_handshake_timeout_after_hello },
+	};
+	const struct jt_case heavy_cases[] = {
+		{ "thousand_clients", test_limits_thousand_clients },
+		{ "slow_subscriber", test_limits_slow_subscriber },
+		{ "unread_responses", test_limits_unread_responses },
+	};
 
-	tcase_add_test(tcase(s, "thousand_clients", 60), test_limits_thousand_clients);
-	tcase_add_test(tcase(s, "max_clients", 30), test_limits_max_clients);
-	tcase_add_test(tcase(s, "slow_subscriber", 60), test_limits_slow_subscriber);
-	tcase_add_test(tcase(s, "unread_responses", 60), test_limits_unread_responses);
-	tcase_add_test(tcase(s, "handshake_timeout", 30),
-		       test_limits_handshake_timeout_after_hello);
+	jt_add_cases(s, cases, ARRAY_SIZE(cases), NULL, jt_teardown, 30);
+	jt_add_cases(s, heavy_cases, ARRAY_SIZE(heavy_cases), NULL, jt_teardown, 60);
 	return s;
 }

@@ -3,7 +3,7 @@
 
 START_TEST(test_smoke_pubsub)
 {
-	struct jt_conn *a = jt_hello(jt_b.path, "a"), *b = jt_hello(jt_b.path, "b");
+	struct jt_conn *a = jt_client("a"), *b = jt_client("b");
 	json_object *o;
 
 	jt_send(b, "{\"op\":\"sub\",\"topic\":\"t\",\"id\":1}");
@@ -24,10 +24,7 @@ END_TEST
 Suite *jt_suite(void)
 {
 	Suite *s = suite_create("smoke");
-	TCase *tc = tcase_create("pubsub");
 
-	tcase_add_checked_fixture(tc, jt_setup, jt_teardown);
-	tcase_add_test(tc, test_smoke_pubsub);
-	suite_add_tcase(s, tc);
+	tcase_add_test(jt_tcase(s, "pubsub", jt_setup, jt_teardown, 0), test_smoke_pubsub);
 	return s;
 }

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,6 +21,8 @@
 
 #include "jt.h"
 
+#define NOBODY 65534
+
 struct jt_broker jt_b;
 
 const char *jt_jbusd(void)
@@ -28,31 +31,38 @@ const char *jt_jbusd(void)
 	return p && *p ? p : "build/jbusd";
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+/* How the child is set up before exec; -1 / NULL / false: left as inherited. */
+struct child {
+	const char *sock;
+	int ready_fd;
+	int out_fd, err_fd;
+	bool nobody;
+};
 
-static void exec_jbusd(const char *sock, int ready_fd, const char *const *args, int err_fd)
+static void exec_jbusd(const struct child *ch, const char *const *args)
 {
 	const char *argv[64];
 	char fdbuf[16];
 	int n = 0;
 
+	if (ch->out_fd >= 0)
+		dup2(ch->out_fd, STDOUT_FILENO);
+	if (ch->err_fd >= 0)
+		dup2(ch->err_fd, STDERR_FILENO);
+	/* root ignores directory permissions: tests of EACCES run the broker as nobody */
+	if (ch->nobody && (setgroups(0, NULL) < 0 || setgid(NOBODY) < 0 || setuid(NOBODY) < 0))
+		_exit(126);
+	/* after the uid change, which clears it */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (err_fd >= 0) {
-		dup2(err_fd, STDERR_FILENO);
-		close(err_fd);
-	}
 	argv[n++] = jt_jbusd();
-	if (sock) {
+	if (ch->sock) {
 		argv[n++] = "-s";
-		argv[n++] = sock;
+		argv[n++] = ch->sock;
 	}
-	if (ready_fd >= 0) {
-		snprintf(fdbuf, sizeof(fdbuf), "%d", ready_fd);
+	if (ch->ready_fd >= 0) {
+		/* the write end must survive exec */
+		fcntl(ch->ready_fd, F_SETFD, 0);
+		snprintf(fdbuf, sizeof(fdbuf), "%d", ch->ready_fd);
 		argv[n++] = "--ready-fd";
 		argv[n++] = fdbuf;
 	}
@@ -64,20 +74,44 @@ static void exec_jbusd(const char *sock, int ready_fd, const char *const *args, 
 	_exit(127);
 }
 
-void jt_broker_start_args(struct jt_broker *b, const char *const *args)
+static void make_dir(struct jt_broker *b)
 {
-	char log[PATH_MAX + 16];
+	const char *t = getenv("TMPDIR");
+
+	snprintf(b->dir, sizeof(b->dir), "%s/jt-%d-XXXXXX", t && *t ? t : "/tmp", (int)getpid());
+	ck_assert_msg(mkdtemp(b->dir) != NULL, "mkdtemp: %s", strerror(errno));
+}
+
+static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(p);
+}
+
+static void remove_dir(struct jt_broker *b)
+{
+	struct stat st;
+
+	if (b->dir[0] && lstat(b->dir, &st) == 0) {
+		/* a test may have taken away its write permission */
+		chmod(b->dir, 0700);
+		nftw(b->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	}
+	b->dir[0] = '\0';
+}
+
+void jt_broker_start_at(struct jt_broker *b, const char *path, const char *const *args)
+{
+	char log[sizeof(b->dir) + 16];
 	int pipefd[2], logfd = -1;
 	struct pollfd pfd;
 	char buf[16];
 	ssize_t n;
 
-	memset(b, 0, sizeof(*b));
-	b->stderr_fd = -1;
-	snprintf(b->dir, sizeof(b->dir), "%s/jt-%d-XXXXXX",
-		 getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
-	ck_assert_msg(mkdtemp(b->dir) != NULL, "mkdtemp: %s", strerror(errno));
-	snprintf(b->path, sizeof(b->path), "%s/jbus.sock", b->dir);
+	ck_assert_msg(strlen(path) < sizeof(b->path), "socket path too long: %s", path);
+	if (!b->dir[0])
+		make_dir(b);
+	if (path != b->path)
+		snprintf(b->path, sizeof(b->path), "%s", path);
 	ck_assert_int_eq(pipe2(pipefd, O_CLOEXEC), 0);
 	if (!getenv("JT_VERBOSE")) {
 		snprintf(log, sizeof(log), "%s/jbusd.log", b->dir);
@@ -86,9 +120,8 @@ void jt_broker_start_args(struct jt_broker *b, const char *const *args)
 	b->pid = fork();
 	ck_assert_int_ge(b->pid, 0);
 	if (b->pid == 0) {
-		/* the write end must survive exec */
-		fcntl(pipefd[1], F_SETFD, 0);
-		exec_jbusd(b->path, pipefd[1], args, logfd);
+		struct child ch = { b->path, pipefd[1], -1, logfd, false };
+		exec_jbusd(&ch, args);
 	}
 	close(pipefd[1]);
 	if (logfd >= 0)
@@ -101,20 +134,31 @@ void jt_broker_start_args(struct jt_broker *b, const char *const *args)
 	ck_assert_msg(n == 6 && memcmp(buf, "ready\n", 6) == 0, "jbusd did not become ready");
 }
 
+void jt_broker_start_args(struct jt_broker *b, const char *const *args)
+{
+	char path[sizeof(b->dir) + 16];
+
+	memset(b, 0, sizeof(*b));
+	make_dir(b);
+	snprintf(path, sizeof(path), "%s/jbus.sock", b->dir);
+	jt_broker_start_at(b, path, args);
+}
+
 void jt_setup(void)
 {
 	jt_broker_start_args(&jt_b, NULL);
 }
 
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+void jt_setup_dir(void)
 {
-	return remove(p);
+	memset(&jt_b, 0, sizeof(jt_b));
+	make_dir(&jt_b);
 }
 
 int jt_broker_wait(struct jt_broker *b, int timeout_ms)
 {
 	int status = -1, pfd;
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = jt_now_ms() + timeout_ms;
 
 	pfd = (int)syscall(SYS_pidfd_open, b->pid, 0);
 	for (;;) {
@@ -125,7 +169,7 @@ int jt_broker_wait(struct jt_broker *b, int timeout_ms)
 			b->pid = 0;
 			return status;
 		}
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - jt_now_ms();
 		if (left <= 0)
 			break;
 		if (pfd >= 0) {
@@ -142,10 +186,29 @@ int jt_broker_wait(struct jt_broker *b, int timeout_ms)
 	return -1;
 }
 
+static void assert_clean_exit(const struct jt_broker *b, int status)
+{
+	struct stat st;
+
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		      "jbusd exit status %d (signal %d)",
+		      WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+		      WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+	ck_assert_msg(lstat(b->path, &st) < 0 && errno == ENOENT, "socket file left behind");
+}
+
+void jt_broker_expect_exit(struct jt_broker *b)
+{
+	int status = jt_broker_wait(b, 10000);
+
+	/* still running: teardown's jt_broker_stop kills it */
+	ck_assert_msg(status != -1, "jbusd did not exit within 10 s of the signal");
+	assert_clean_exit(b, status);
+}
+
 void jt_broker_stop(struct jt_broker *b)
 {
 	int status;
-	struct stat st;
 
 	if (b->pid <= 0)
 		return;
@@ -157,56 +220,115 @@ void jt_broker_stop(struct jt_broker *b)
 		b->pid = 0;
 		ck_abort_msg("jbusd did not exit within 10 s of SIGTERM");
 	}
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-		      "jbusd exit status %d (signal %d)", WIFEXITED(status) ? WEXITSTATUS(status) : -1,
-		      WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-	ck_assert_msg(lstat(b->path, &st) < 0 && errno == ENOENT, "socket file left behind");
-	nftw(b->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	assert_clean_exit(b, status);
+	remove_dir(b);
 }
 
 void jt_teardown(void)
 {
+	/* connections first: the broker then has no one left to tell it is shutting down */
+	jt_close_all();
 	jt_broker_stop(&jt_b);
+	/* the test may have stopped or never started the broker; the directory is still ours */
+	remove_dir(&jt_b);
 }
 
-int jt_run_jbusd(const char *const *args, char *err, size_t errlen, int timeout_ms)
-{
-	int pipefd[2], status;
-	size_t got = 0;
-	struct jt_broker b = { 0 };
-	int64_t deadline = now_ms() + timeout_ms;
+/* Output of a jbusd run: a pipe read into buf (NUL-terminated), the excess dropped. */
+struct sink {
+	int fd;
+	char *buf;
+	size_t len, got;
+};
 
-	ck_assert_int_eq(pipe2(pipefd, O_CLOEXEC), 0);
+static void sink_read(struct sink *s)
+{
+	char tmp[512];
+	ssize_t n = read(s->fd, tmp, sizeof(tmp));
+
+	if (n <= 0) {
+		close(s->fd);
+		s->fd = -1;
+		return;
+	}
+	if (s->buf && s->got + 1 < s->len) {
+		size_t k = (size_t)n < s->len - 1 - s->got ? (size_t)n : s->len - 1 - s->got;
+		memcpy(s->buf + s->got, tmp, k);
+		s->got += k;
+	}
+}
+
+static void sink_finish(struct sink *s)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+	if (s->buf && s->len)
+		s->buf[s->got] = '\0';
+}
+
+static int run_jbusd(const char *const *args, struct sink *out, struct sink *err, bool nobody,
+		     int timeout_ms)
+{
+	int outp[2] = { -1, -1 }, errp[2], status;
+	struct jt_broker b = { 0 };
+	int64_t deadline = jt_now_ms() + timeout_ms;
+
+	/* stdout stays the test's own unless the caller wants it */
+	if (out->buf)
+		ck_assert_int_eq(pipe2(outp, O_CLOEXEC), 0);
+	ck_assert_int_eq(pipe2(errp, O_CLOEXEC), 0);
 	b.pid = fork();
 	ck_assert_int_ge(b.pid, 0);
 	if (b.pid == 0) {
-		close(pipefd[0]);
-		exec_jbusd(NULL, -1, args, pipefd[1]);
+		struct child ch = { NULL, -1, outp[1], errp[1], nobody };
+		exec_jbusd(&ch, args);
 	}
-	close(pipefd[1]);
-	for (;;) {
-		struct pollfd p = { .fd = pipefd[0], .events = POLLIN };
-		int64_t left = deadline - now_ms();
-		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+	if (outp[1] >= 0)
+		close(outp[1]);
+	close(errp[1]);
+	out->fd = outp[0];
+	err->fd = errp[0];
+	while (out->fd >= 0 || err->fd >= 0) {
+		/* poll ignores the entry of a closed pipe (fd -1) */
+		struct pollfd p[2] = { { .fd = out->fd, .events = POLLIN },
+				       { .fd = err->fd, .events = POLLIN } };
+		int64_t left = deadline - jt_now_ms();
+
+		if (left <= 0 || poll(p, 2, (int)left) <= 0)
 			break;
-		char tmp[512];
-		ssize_t n = read(pipefd[0], tmp, sizeof(tmp));
-		if (n <= 0)
-			break;
-		if (err && got + 1 < errlen) {
-			size_t k = (size_t)n < errlen - 1 - got ? (size_t)n : errlen - 1 - got;
-			memcpy(err + got, tmp, k);
-			got += k;
-		}
+		if (p[0].revents)
+			sink_read(out);
+		if (p[1].revents)
+			sink_read(err);
 	}
-	close(pipefd[0]);
-	if (err && errlen)
-		err[got] = '\0';
-	status = jt_broker_wait(&b, (int)(deadline - now_ms() > 0 ? deadline - now_ms() : 1));
+	sink_finish(out);
+	sink_finish(err);
+	status = jt_broker_wait(&b, (int)(deadline - jt_now_ms() > 0 ? deadline - jt_now_ms() : 1));
 	if (status == -1) {
 		kill(b.pid, SIGKILL);
 		waitpid(b.pid, NULL, 0);
 		return -1;
 	}
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int jt_run_jbusd(const char *const *args, char *err, size_t errlen, int timeout_ms)
+{
+	struct sink o = { -1, NULL, 0, 0 }, e = { -1, err, errlen, 0 };
+
+	return run_jbusd(args, &o, &e, false, timeout_ms);
+}
+
+int jt_run_jbusd_out(const char *const *args, char *out, size_t outlen, char *err, size_t errlen,
+		     int timeout_ms)
+{
+	struct sink o = { -1, out, outlen, 0 }, e = { -1, err, errlen, 0 };
+
+	return run_jbusd(args, &o, &e, false, timeout_ms);
+}
+
+int jt_run_jbusd_nobody(const char *const *args, char *err, size_t errlen, int timeout_ms)
+{
+	struct sink o = { -1, NULL, 0, 0 }, e = { -1, err, errlen, 0 };
+
+	return run_jbusd(args, &o, &e, true, timeout_ms);
 }

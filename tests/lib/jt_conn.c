@@ -1,6 +1,7 @@
 /*
  * Raw-socket test client (see jt.h): blocking connect, buffered line
- * reads with poll() deadlines, frames parsed with json-c.
+ * reads with poll() deadlines, frames parsed with json-c, and the list of
+ * open connections that jt_teardown closes.
  */
 #include <errno.h>
 #include <poll.h>
@@ -10,16 +11,34 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "jt.h"
 
-static int64_t now_ms(void)
+/* section: open connections */
+
+static struct jt_conn **open_conns;
+static size_t nopen, capopen;
+
+static void track(struct jt_conn *c)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (nopen == capopen) {
+		capopen = capopen ? capopen * 2 : 64;
+		open_conns = realloc(open_conns, capopen * sizeof(*open_conns));
+		ck_assert_ptr_nonnull(open_conns);
+	}
+	open_conns[nopen++] = c;
+}
+
+static void untrack(struct jt_conn *c)
+{
+	/* from the end: jt_close_all closes the newest first, so this finds it at once */
+	for (size_t i = nopen; i-- > 0;) {
+		if (open_conns[i] == c) {
+			open_conns[i] = open_conns[--nopen];
+			return;
+		}
+	}
 }
 
 struct jt_conn *jt_connect(const char *path)
@@ -30,6 +49,7 @@ struct jt_conn *jt_connect(const char *path)
 	ck_assert_ptr_nonnull(c);
 	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	ck_assert_int_ge(c->fd, 0);
+	track(c);
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
 	ck_assert_msg(connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect %s: %s",
 		      path, strerror(errno));
@@ -40,15 +60,32 @@ void jt_close(struct jt_conn *c)
 {
 	if (!c)
 		return;
+	untrack(c);
 	close(c->fd);
+	json_object_put(c->last);
 	free(c->buf);
 	free(c);
 }
 
+void jt_close_all(void)
+{
+	while (nopen)
+		jt_close(open_conns[nopen - 1]);
+	free(open_conns);
+	open_conns = NULL;
+	capopen = 0;
+}
+
+/* section: sending */
+
 void jt_send_raw(struct jt_conn *c, const void *p, size_t n)
 {
 	const char *q = p;
+	size_t k = n < sizeof(c->sent) ? n : sizeof(c->sent);
 
+	/* single bytes (a trickled frame, a lone '\n') would only hide the frame they belong to */
+	if (k > 1)
+		snprintf(c->sent, sizeof(c->sent), "%s", jt_show(q, q[k - 1] == '\n' ? k - 1 : k));
 	while (n) {
 		ssize_t w = send(c->fd, q, n, MSG_NOSIGNAL);
 		if (w < 0 && errno == EINTR)
@@ -70,14 +107,35 @@ void jt_send(struct jt_conn *c, const char *fmt, ...)
 	va_end(ap);
 	ck_assert_int_ge(n, 0);
 	s = realloc(s, (size_t)n + 2);
+	ck_assert_ptr_nonnull(s);
 	s[n++] = '\n';
 	jt_send_raw(c, s, (size_t)n);
 	free(s);
 }
 
+void jt_send_until_closed(struct jt_conn *c, const void *p, size_t n)
+{
+	const char *q = p;
+
+	while (n) {
+		ssize_t r = send(c->fd, q, n, MSG_NOSIGNAL);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		/* the broker refused the frame and closed: what it said is still to be read */
+		if (r < 0 && (errno == EPIPE || errno == ECONNRESET))
+			return;
+		ck_assert_msg(r > 0, "send: %s", strerror(errno));
+		q += r;
+		n -= (size_t)r;
+	}
+}
+
+/* section: receiving */
+
 char *jt_line(struct jt_conn *c, int timeout_ms)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = jt_now_ms() + timeout_ms;
 
 	for (;;) {
 		char *nl = c->len ? memchr(c->buf, '\n', c->len) : NULL;
@@ -91,7 +149,7 @@ char *jt_line(struct jt_conn *c, int timeout_ms)
 			c->len -= n + 1;
 			return line;
 		}
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - jt_now_ms();
 		if (left < 0)
 			return NULL;
 		struct pollfd p = { .fd = c->fd, .events = POLLIN };
@@ -108,23 +166,50 @@ char *jt_line(struct jt_conn *c, int timeout_ms)
 		ssize_t n = read(c->fd, c->buf + c->len, c->cap - c->len);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
+		if (n <= 0) {
+			/* a reset is a close with our bytes unread: still the peer's close */
+			c->eof = n == 0 || errno == ECONNRESET;
 			return NULL;
+		}
 		c->len += (size_t)n;
 	}
 }
 
-json_object *jt_frame(struct jt_conn *c)
+char *jt_next_line(struct jt_conn *c)
 {
-	char *line = jt_line(c, JT_TIMEOUT_MS);
-	json_object *o;
+	char *l = jt_line(c, JT_TIMEOUT_MS);
 
-	ck_assert_msg(line != NULL, "no frame within %d ms (EOF or timeout)", JT_TIMEOUT_MS);
-	o = json_tokener_parse(line);
+	ck_assert_msg(l != NULL, "no frame within %d ms (%s)", JT_TIMEOUT_MS,
+		      c->eof ? "EOF" : "timeout");
+	return l;
+}
+
+void jt_expect_line(struct jt_conn *c, const char *want)
+{
+	char *l = jt_next_line(c);
+
+	ck_assert_msg(strcmp(l, want) == 0, "expected %s\n     got %s\n(last sent here: %s)", want,
+		      l, c->sent);
+	free(l);
+}
+
+json_object *jt_frame_raw(struct jt_conn *c, char **raw)
+{
+	char *line = jt_next_line(c);
+	json_object *o = json_tokener_parse(line);
+
 	ck_assert_msg(o != NULL && json_object_is_type(o, json_type_object),
 		      "broker sent invalid frame: %s", line);
-	free(line);
+	if (raw)
+		*raw = line;
+	else
+		free(line);
 	return o;
+}
+
+json_object *jt_frame(struct jt_conn *c)
+{
+	return jt_frame_raw(c, NULL);
 }
 
 json_object *jt_expect(struct jt_conn *c, const char *op)
@@ -148,22 +233,71 @@ json_object *jt_expect_error(struct jt_conn *c, const char *code)
 	return o;
 }
 
+void jt_assert_id(json_object *o, const char *raw, const char *id)
+{
+	char needle[128];
+	const char *p;
+	size_t n;
+
+	if (!id) {
+		ck_assert_msg(!jt_has(o, "id"), "unexpected id in %s", raw);
+		return;
+	}
+	/* json-c would show 1.50 as 1.5: look at the bytes, where a member ends in ',' or '}' */
+	n = (size_t)snprintf(needle, sizeof(needle), "\"id\":%s", id);
+	p = strstr(raw, needle);
+	ck_assert_msg(jt_has(o, "id") && p && (p[n] == ',' || p[n] == '}'),
+		      "id %s not echoed exactly in %s", id, raw);
+}
+
+json_object *jt_expect_error_id(struct jt_conn *c, const char *code, const char *id,
+				const char *field)
+{
+	char *raw, needle[80];
+	json_object *o = jt_frame_raw(c, &raw);
+	const char *op = jt_str(o, "op"), *got = jt_str(o, "code"), *msg = jt_str(o, "message");
+
+	ck_assert_msg(op && strcmp(op, "error") == 0 && got && strcmp(got, code) == 0,
+		      "expected error %s, got %s\n(last sent here: %s)", code, raw, c->sent);
+	ck_assert_msg(msg && *msg, "no message in %s", raw);
+	jt_assert_id(o, raw, id);
+	if (field) {
+		snprintf(needle, sizeof(needle), "'%s'", field);
+		ck_assert_msg(strstr(msg, needle), "message does not name %s: %s", needle, raw);
+	}
+	free(raw);
+	json_object_put(c->last);
+	c->last = o;
+	return o;
+}
+
 void jt_expect_eof(struct jt_conn *c, int timeout_ms)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = jt_now_ms() + timeout_ms;
 
 	c->len = 0; /* buffered frames do not matter: only the close does */
 	for (;;) {
 		char tmp[4096];
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - jt_now_ms();
 		ck_assert_msg(left > 0, "connection not closed within %d ms", timeout_ms);
 		struct pollfd p = { .fd = c->fd, .events = POLLIN };
 		if (poll(&p, 1, (int)left) <= 0)
 			continue;
 		ssize_t n = read(c->fd, tmp, sizeof(tmp));
-		if (n == 0 || (n < 0 && errno == ECONNRESET))
+		if (n == 0 || (n < 0 && errno == ECONNRESET)) {
+			c->eof = true;
 			return;
+		}
 	}
+}
+
+void jt_expect_eof_next(struct jt_conn *c)
+{
+	char *line = jt_line(c, JT_TIMEOUT_MS);
+
+	ck_assert_msg(line == NULL, "expected EOF, got %s", line);
+	ck_assert_msg(c->eof, "connection not closed within %d ms", JT_TIMEOUT_MS);
+	ck_assert_msg(c->len == 0, "EOF after a truncated frame (%zu bytes)", c->len);
 }
 
 void jt_expect_silence(struct jt_conn *c, int ms)
@@ -172,6 +306,8 @@ void jt_expect_silence(struct jt_conn *c, int ms)
 
 	ck_assert_msg(line == NULL, "unexpected frame: %s", line);
 }
+
+/* section: sessions */
 
 struct jt_conn *jt_hello(const char *path, const char *name)
 {
@@ -185,8 +321,15 @@ struct jt_conn *jt_hello(const char *path, const char *name)
 	o = jt_expect(c, "welcome");
 	if (name)
 		ck_assert_str_eq(jt_str(o, "name"), name);
+	ck_assert_ptr_nonnull(jt_str(o, "name"));
+	snprintf(c->name, sizeof(c->name), "%s", jt_str(o, "name"));
 	json_object_put(o);
 	return c;
+}
+
+struct jt_conn *jt_client(const char *name)
+{
+	return jt_hello(jt_b.path, name);
 }
 
 void jt_sync(struct jt_conn *c)
@@ -198,6 +341,8 @@ void jt_sync(struct jt_conn *c)
 	ck_assert_str_eq(jt_str(o, "id"), "jt-sync");
 	json_object_put(o);
 }
+
+/* section: fields */
 
 const char *jt_str(json_object *o, const char *key)
 {

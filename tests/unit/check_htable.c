@@ -299,10 +299,7 @@ END_TEST
 Suite *jt_suite(void)
 {
 	Suite *s = suite_create("htable");
-	const struct {
-		const char *name;
-		const TTest *t;
-	} cases[] = {
+	const struct jt_case cases[] = {
 		{ "hash", test_htable_hash },
 		{ "empty", test_htable_empty },
 		{ "grow_shrink", test_htable_grow_shrink },
@@ -311,12 +308,6 @@ Suite *jt_suite(void)
 		{ "binary_keys", test_htable_binary_keys },
 	};
 
-	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-		TCase *tc = tcase_create(cases[i].name);
-		tcase_add_checked_fixture(tc, setup, teardown);
-		tcase_add_test(tc, cases[i].t);
-		tcase_set_timeout(tc, 60);
-		suite_add_tcase(s, tc);
-	}
+	jt_add_cases(s, cases, ARRAY_SIZE(cases), setup, teardown, 60);
 	return s;
 }

@@ -496,10 +496,7 @@ END_TEST
 Suite *jt_suite(void)
 {
 	Suite *s = suite_create("outq");
-	const struct {
-		const char *name;
-		const TTest *t;
-	} cases[] = {
+	const struct jt_case cases[] = {
 		{ "frame_from_buf", test_outq_frame_from_buf },
 		{ "refcount", test_outq_refcount },
 		{ "bytes", test_outq_bytes },
@@ -512,12 +509,6 @@ Suite *jt_suite(void)
 		{ "write_closed_peer_partial", test_outq_write_closed_peer_partial },
 	};
 
-	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-		TCase *tc = tcase_create(cases[i].name);
-		tcase_add_checked_fixture(tc, setup, teardown);
-		tcase_add_test(tc, cases[i].t);
-		tcase_set_timeout(tc, 60);
-		suite_add_tcase(s, tc);
-	}
+	jt_add_cases(s, cases, ARRAY_SIZE(cases), setup, teardown, 60);
 	return s;
 }

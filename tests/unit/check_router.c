@@ -76,6 +76,15 @@ static struct hits match(const char *topic)
 
 START_TEST(test_router_set_semantics)
 {
+	static const char *const wild[] = { "a/+", "a/#", "#", "+" };
+	/* unknown to their owner: another's pattern, an inner node, a longer one */
+	static const struct {
+		int owner;
+		const char *pat;
+	} unknown[] = {
+		{ 0, "a/c" }, { 0, "a" }, { 0, "a/b/c" }, { 0, "b/#" }, { 2, "a/b" }, { 1, "a/+" },
+	};
+
 	ck_assert_uint_eq(R.nsubs, 0);
 	ck_assert_uint_eq(R.nnodes, 0);
 
@@ -90,25 +99,17 @@ START_TEST(test_router_set_semantics)
 	ck_assert_int_eq(sub(1, "a/b"), 0);
 	ck_assert_uint_eq(R.nsubs, 2);
 	ck_assert_uint_eq(R.nnodes, 2);
-	/* wildcards are patterns of their own */
-	ck_assert_int_eq(sub(0, "a/+"), 0);
-	ck_assert_int_eq(sub(0, "a/#"), 0);
-	ck_assert_int_eq(sub(0, "#"), 0);
-	ck_assert_int_eq(sub(0, "+"), 0);
-	ck_assert_int_eq(sub(0, "a/+"), ROUTER_E_EXISTS);
-	ck_assert_int_eq(sub(0, "a/#"), ROUTER_E_EXISTS);
-	ck_assert_int_eq(sub(0, "#"), ROUTER_E_EXISTS);
-	ck_assert_int_eq(sub(0, "+"), ROUTER_E_EXISTS);
+	/* wildcards are patterns of their own, with the same set semantics */
+	for (size_t i = 0; i < ARRAY_SIZE(wild); i++)
+		ck_assert_msg(sub(0, wild[i]) == 0, "sub '%s'", wild[i]);
+	for (size_t i = 0; i < ARRAY_SIZE(wild); i++)
+		ck_assert_msg(sub(0, wild[i]) == ROUTER_E_EXISTS, "sub '%s' again", wild[i]);
 	ck_assert_uint_eq(R.nsubs, 6);
 	ck_assert_uint_eq(R.nnodes, 6);
 
-	/* unknown to this owner: another's pattern, an inner node, a longer one */
-	ck_assert_int_eq(unsub(0, "a/c"), ROUTER_E_NOT_FOUND);
-	ck_assert_int_eq(unsub(0, "a"), ROUTER_E_NOT_FOUND);
-	ck_assert_int_eq(unsub(0, "a/b/c"), ROUTER_E_NOT_FOUND);
-	ck_assert_int_eq(unsub(0, "b/#"), ROUTER_E_NOT_FOUND);
-	ck_assert_int_eq(unsub(2, "a/b"), ROUTER_E_NOT_FOUND);
-	ck_assert_int_eq(unsub(1, "a/+"), ROUTER_E_NOT_FOUND);
+	for (size_t i = 0; i < ARRAY_SIZE(unknown); i++)
+		ck_assert_msg(unsub(unknown[i].owner, unknown[i].pat) == ROUTER_E_NOT_FOUND,
+			      "unsub %d '%s'", unknown[i].owner, unknown[i].pat);
 	ck_assert_uint_eq(R.nsubs, 6);
 	ck_assert_uint_eq(R.nnodes, 6);
 
@@ -565,10 +566,7 @@ END_TEST
 Suite *jt_suite(void)
 {
 	Suite *s = suite_create("router");
-	const struct {
-		const char *name;
-		const TTest *t;
-	} cases[] = {
+	const struct jt_case cases[] = {
 		{ "set_semantics", test_router_set_semantics },
 		{ "match_per_sub", test_router_match_per_sub },
 		{ "unsubscribe_all", test_router_unsubscribe_all },
@@ -578,13 +576,7 @@ Suite *jt_suite(void)
 		{ "differential", test_router_differential },
 	};
 
-	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-		TCase *tc = tcase_create(cases[i].name);
-		tcase_add_checked_fixture(tc, setup, teardown);
-		tcase_add_test(tc, cases[i].t);
-		/* generous for SANITIZE=1; plain runs take well under a second */
-		tcase_set_timeout(tc, 60);
-		suite_add_tcase(s, tc);
-	}
+	/* generous for SANITIZE=1; plain runs take well under a second */
+	jt_add_cases(s, cases, ARRAY_SIZE(cases), setup, teardown, 60);
 	return s;
 }

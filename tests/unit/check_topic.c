@@ -50,14 +50,20 @@ static const struct check_case name_cases[] = {
 	{ "a+", 1, true },
 };
 
+/* One row through topic_check_name or topic_check_pattern: accepted exactly when ok. */
+static void assert_check(const char *(*check)(const char *, size_t), const char *what,
+			 const struct check_case *c)
+{
+	size_t n = c->len ? c->len : strlen(c->s);
+	const char *r = check(c->s, n);
+
+	ck_assert_msg((r == NULL) == c->ok, "%s '%.*s' (%zu): %s", what, (int)n, c->s, n,
+		      r ? r : "accepted");
+}
+
 START_TEST(test_topic_check_name)
 {
-	const struct check_case *c = &name_cases[_i];
-	size_t n = c->len ? c->len : strlen(c->s);
-	const char *r = topic_check_name(c->s, n);
-
-	ck_assert_msg((r == NULL) == c->ok, "name '%.*s' (%zu): %s", (int)n, c->s, n,
-		      r ? r : "accepted");
+	assert_check(topic_check_name, "name", &name_cases[_i]);
 }
 END_TEST
 
@@ -113,12 +119,7 @@ static const struct check_case pattern_cases[] = {
 
 START_TEST(test_topic_check_pattern)
 {
-	const struct check_case *c = &pattern_cases[_i];
-	size_t n = c->len ? c->len : strlen(c->s);
-	const char *r = topic_check_pattern(c->s, n);
-
-	ck_assert_msg((r == NULL) == c->ok, "pattern '%.*s' (%zu): %s", (int)n, c->s, n,
-		      r ? r : "accepted");
+	assert_check(topic_check_pattern, "pattern", &pattern_cases[_i]);
 }
 END_TEST
 
@@ -300,22 +301,14 @@ END_TEST
 Suite *jt_suite(void)
 {
 	Suite *s = suite_create("topic");
-	TCase *tc;
+	const struct jt_case cases[] = {
+		{ "check_name", test_topic_check_name, ARRAY_SIZE(name_cases) },
+		{ "check_pattern", test_topic_check_pattern, ARRAY_SIZE(pattern_cases) },
+		{ "check_length", test_topic_check_length },
+		{ "match", test_topic_match, ARRAY_SIZE(match_cases) },
+		{ "match_lengths", test_topic_match_lengths },
+	};
 
-	tc = tcase_create("check_name");
-	tcase_add_loop_test(tc, test_topic_check_name, 0, ARRAY_SIZE(name_cases));
-	suite_add_tcase(s, tc);
-	tc = tcase_create("check_pattern");
-	tcase_add_loop_test(tc, test_topic_check_pattern, 0, ARRAY_SIZE(pattern_cases));
-	suite_add_tcase(s, tc);
-	tc = tcase_create("check_length");
-	tcase_add_test(tc, test_topic_check_length);
-	suite_add_tcase(s, tc);
-	tc = tcase_create("match");
-	tcase_add_loop_test(tc, test_topic_match, 0, ARRAY_SIZE(match_cases));
-	suite_add_tcase(s, tc);
-	tc = tcase_create("match_lengths");
-	tcase_add_test(tc, test_topic_match_lengths);
-	suite_add_tcase(s, tc);
+	jt_add_cases(s, cases, ARRAY_SIZE(cases), NULL, NULL, 0);
 	return s;
 }
