@@ -176,8 +176,12 @@ static int conn_create(jbus_conn **cp, const char *path, const char *name)
 JBUS_EXPORT int jbus_conn_open(jbus_conn **cp, const char *path, const char *name)
 {
 	jbus_conn *c;
-	int r = conn_create(&c, path, name);
+	int r;
 
+	if (!cp)
+		return -EINVAL;
+	*cp = NULL;
+	r = conn_create(&c, path, name);
 	if (r < 0)
 		return r;
 	r = try_connect(c);
@@ -552,6 +556,9 @@ static int conn_read(jbus_conn *c)
 			return r;
 		room = c->in_cap - c->in_len;
 		n = recv(c->fd, c->in + c->in_len, room, MSG_DONTWAIT);
+		/* a reset is a close with our last bytes unread: a refusal read before it counts */
+		if (n < 0 && errno == ECONNRESET)
+			return c->hs_result ? c->hs_result : -ECONNRESET;
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -631,13 +638,30 @@ JBUS_EXPORT int jbus_conn_get_timeout(const jbus_conn *c)
 	return left > INT32_MAX ? INT32_MAX : (int)left;
 }
 
+/*
+ * Writing failed because the broker closed. What it sent before closing (a
+ * refused hello, shutting_down, slow_consumer) is still readable and says
+ * why better than EPIPE does: handle it, and report a refusal as such.
+ */
+static int write_failed(jbus_conn *c, int err)
+{
+	int r;
+
+	if (err != -EPIPE && err != -ECONNRESET)
+		return err;
+	r = conn_read(c);
+	if (c->hs_result)
+		return c->hs_result;
+	return r < 0 ? r : err;
+}
+
 static int dispatch_connected(jbus_conn *c)
 {
 	int r, handled;
 
 	r = conn_write(c);
 	if (r < 0)
-		return conn_lost(c, r);
+		return conn_lost(c, write_failed(c, r));
 	handled = conn_read(c);
 	if (handled < 0)
 		return conn_lost(c, handled);

@@ -355,26 +355,33 @@ static int scan_top_object(struct scanner *s, struct wire_env *env)
 	}
 }
 
+/* After the value: only whitespace may follow. Fills err on failure. */
+static int scan_end(struct scanner *s, int r, struct wire_err *err)
+{
+	if (r == 0) {
+		skip_ws(s);
+		if (s->p != s->end)
+			r = fail(s, "unexpected bytes after the JSON value");
+	}
+	if (r < 0) {
+		if (err) {
+			err->offset = (size_t)(s->p - s->start);
+			err->reason = s->reason;
+		}
+		return WIRE_E_JSON;
+	}
+	return 0;
+}
+
 int wire_scan(const char *p, size_t n, struct wire_env *env, struct wire_err *err)
 {
 	struct scanner s = { .p = p, .start = p, .end = p + n };
 	bool object;
-	int r;
 
 	memset(env, 0, sizeof(*env));
 	skip_ws(&s);
 	object = s.p < s.end && *s.p == '{';
-	r = object ? scan_top_object(&s, env) : scan_value(&s, 0, NULL);
-	if (r == 0) {
-		skip_ws(&s);
-		if (s.p != s.end)
-			r = fail(&s, "unexpected bytes after the JSON value");
-	}
-	if (r < 0) {
-		if (err) {
-			err->offset = (size_t)(s.p - s.start);
-			err->reason = s.reason;
-		}
+	if (scan_end(&s, object ? scan_top_object(&s, env) : scan_value(&s, 0, NULL), err)) {
 		memset(env, 0, sizeof(*env));
 		return WIRE_E_JSON;
 	}
@@ -391,24 +398,10 @@ int wire_scan(const char *p, size_t n, struct wire_env *env, struct wire_err *er
 int wire_scan_value(const char *p, size_t n, struct wire_err *err)
 {
 	struct scanner s = { .p = p, .start = p, .end = p + n };
-	int r;
 
 	skip_ws(&s);
 	/* depth 1: the value sits inside the frame's object */
-	r = scan_value(&s, 1, NULL);
-	if (r == 0) {
-		skip_ws(&s);
-		if (s.p != s.end)
-			r = fail(&s, "unexpected bytes after the JSON value");
-	}
-	if (r < 0) {
-		if (err) {
-			err->offset = (size_t)(s.p - s.start);
-			err->reason = s.reason;
-		}
-		return WIRE_E_JSON;
-	}
-	return 0;
+	return scan_end(&s, scan_value(&s, 1, NULL), err);
 }
 
 static size_t put_utf8(char *o, uint32_t cp)

@@ -38,7 +38,14 @@ static int wait_io(jbus_conn *c, int64_t deadline)
 	return 0;
 }
 
-JBUS_EXPORT int jbus_conn_wait(jbus_conn *c, int timeout_ms)
+/*
+ * The one blocking loop: dispatch, ask until() whether to stop (it sees
+ * dispatch's result and sets the return value), else sleep in poll() until
+ * I/O, a library timer or the deadline.
+ */
+typedef bool (*until_fn)(jbus_conn *c, int dispatched, int *result);
+
+static int run_until(jbus_conn *c, int timeout_ms, until_fn until, int on_timeout)
 {
 	int64_t deadline = deadline_of(timeout_ms);
 
@@ -47,37 +54,37 @@ JBUS_EXPORT int jbus_conn_wait(jbus_conn *c, int timeout_ms)
 	if (c->depth)
 		return -EBUSY;
 	for (;;) {
-		int r = jbus_conn_dispatch(c);
-		if (r != 0)
-			return r;
+		int result, r = jbus_conn_dispatch(c);
+		if (until(c, r, &result))
+			return result;
 		if (expired(deadline))
-			return 0;
+			return on_timeout;
 		r = wait_io(c, deadline);
 		if (r < 0)
 			return r;
 	}
 }
 
+static bool until_frames(jbus_conn *c, int r, int *result)
+{
+	*result = r;
+	return r != 0;
+}
+
+JBUS_EXPORT int jbus_conn_wait(jbus_conn *c, int timeout_ms)
+{
+	return run_until(c, timeout_ms, until_frames, 0);
+}
+
+static bool until_flushed(jbus_conn *c, int r, int *result)
+{
+	*result = r < 0 ? r : 0;
+	return r < 0 || c->out.len == c->out_off;
+}
+
 JBUS_EXPORT int jbus_conn_flush(jbus_conn *c, int timeout_ms)
 {
-	int64_t deadline = deadline_of(timeout_ms);
-
-	if (!c)
-		return -EINVAL;
-	if (c->depth)
-		return -EBUSY;
-	for (;;) {
-		int r = jbus_conn_dispatch(c);
-		if (r < 0)
-			return r;
-		if (c->out.len == c->out_off)
-			return 0;
-		if (expired(deadline))
-			return -ETIMEDOUT;
-		r = wait_io(c, deadline);
-		if (r < 0)
-			return r;
-	}
+	return run_until(c, timeout_ms, until_flushed, -ETIMEDOUT);
 }
 
 static struct wire_raw sync_begin(jbus_conn *c)
@@ -96,26 +103,17 @@ static struct wire_raw sync_begin(jbus_conn *c)
 	return id;
 }
 
+static bool until_answered(jbus_conn *c, int r, int *result)
+{
+	*result = c->sync.done ? c->sync.result : r;
+	return c->sync.done || r < 0;
+}
+
 /* Run the loop until the pending call is answered, fails or times out. */
 static int sync_finish(jbus_conn *c, int queued, int timeout_ms)
 {
-	int64_t deadline = deadline_of(timeout_ms);
-	int r = queued;
+	int r = queued < 0 ? queued : run_until(c, timeout_ms, until_answered, -ETIMEDOUT);
 
-	while (r >= 0) {
-		r = jbus_conn_dispatch(c);
-		if (c->sync.done) {
-			r = c->sync.result;
-			break;
-		}
-		if (r < 0)
-			break;
-		if (expired(deadline)) {
-			r = -ETIMEDOUT;
-			break;
-		}
-		r = wait_io(c, deadline);
-	}
 	/* a late answer to this id is ignored from now on */
 	c->sync.active = false;
 	return r;
@@ -182,28 +180,24 @@ JBUS_EXPORT int jbus_ping(jbus_conn *c, int timeout_ms)
 	return sync_finish(c, ops_simple(c, "ping", sync_begin(c)), timeout_ms);
 }
 
+static bool until_welcomed(jbus_conn *c, int r, int *result)
+{
+	*result = r < 0 ? r : 0;
+	return r < 0 || c->state != JBUS_STATE_CONNECTING;
+}
+
 JBUS_EXPORT int jbus_conn_new(jbus_conn **cp, const char *path, const char *name)
 {
-	int64_t deadline = conn_now_ms() + CONN_CONNECT_TIMEOUT_MS;
 	jbus_conn *c;
-	int r = jbus_conn_open(&c, path, name);
+	int r;
 
+	if (!cp)
+		return -EINVAL;
+	*cp = NULL;
+	r = jbus_conn_open(&c, path, name);
 	if (r < 0)
 		return r;
-	while (c->state == JBUS_STATE_CONNECTING) {
-		r = jbus_conn_dispatch(c);
-		if (r < 0)
-			break;
-		if (c->state != JBUS_STATE_CONNECTING)
-			break;
-		if (expired(deadline)) {
-			r = -ETIMEDOUT;
-			break;
-		}
-		r = wait_io(c, deadline);
-		if (r < 0)
-			break;
-	}
+	r = run_until(c, CONN_CONNECT_TIMEOUT_MS, until_welcomed, -ETIMEDOUT);
 	if (c->state != JBUS_STATE_CONNECTED) {
 		if (r >= 0)
 			r = JBUS_E_CLOSED;
