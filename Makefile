@@ -153,9 +153,14 @@ $(BUILD)/jbus: $(TOOLS_OBJ) $(LIB_A)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $(TOOLS_OBJ) $(LIB_A) $(JSONC_LIBS) -lm
 
+# jbus.pc for the PREFIX given now: install writes it anew, since PREFIX may
+# differ from the one the build used.
+gen_pc = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
+	client-lib/jbus.pc.in > $(1)
+
 $(BUILD)/jbus.pc: client-lib/jbus.pc.in Makefile
-	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
-		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
+	$(Q)$(call gen_pc,$@)
 
 # Examples link the shared library, found next to them through the rpath.
 $(BUILD)/examples/%: $(BUILD)/obj/examples/%.o $(LIB_SO) $(BUILD)/libjbus.so
@@ -206,7 +211,7 @@ install: all
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libjbus.so
 	install -m 0644 $(LIB_A) $(DESTDIR)$(LIBDIR)/libjbus.a
 	install -m 0644 client-lib/include/jbus.h $(DESTDIR)$(INCLUDEDIR)/jbus.h
-	install -m 0644 $(BUILD)/jbus.pc $(DESTDIR)$(PKGCONFIGDIR)/jbus.pc
+	$(call gen_pc,$(DESTDIR)$(PKGCONFIGDIR)/jbus.pc)
 	@for m in $(wildcard man/*.[1-8]); do \
 		s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; \
 		echo install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; \

@@ -694,7 +694,7 @@ JBUS_EXPORT int jbus_conn_dispatch(jbus_conn *c)
 	}
 	if (--c->depth == 0) {
 		sweep_subs(c);
-		if (c->free_pending) {
+		if (c->free_pending && !c->hold) {
 			conn_write_final(c);
 			jbus_conn_free(c);
 		}

@@ -78,6 +78,7 @@ struct jbus_conn {
 
 	int depth;         /* dispatch nesting; callbacks run at depth > 0 */
 	bool free_pending; /* jbus_conn_close() from a callback */
+	int hold;          /* a blocking helper runs dispatch: it frees the handle, not dispatch */
 
 	char topic_buf[WIRE_TOPIC_MAX + 1];
 	char from_buf[WIRE_NAME_MAX + 1];

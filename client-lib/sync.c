@@ -48,21 +48,45 @@ typedef bool (*until_fn)(jbus_conn *c, int dispatched, int *result);
 static int run_until(jbus_conn *c, int timeout_ms, until_fn until, int on_timeout)
 {
 	int64_t deadline = deadline_of(timeout_ms);
+	int result;
 
 	if (!c)
 		return -EINVAL;
 	if (c->depth)
 		return -EBUSY;
+	/* a callback may close the handle: it stays allocated until release() */
+	c->hold++;
 	for (;;) {
-		int result, r = jbus_conn_dispatch(c);
+		int r = jbus_conn_dispatch(c);
+		if (c->free_pending) {
+			result = JBUS_E_CLOSED;
+			break;
+		}
 		if (until(c, r, &result))
-			return result;
-		if (expired(deadline))
-			return on_timeout;
+			break;
+		if (expired(deadline)) {
+			result = on_timeout;
+			break;
+		}
 		r = wait_io(c, deadline);
-		if (r < 0)
-			return r;
+		if (r < 0) {
+			result = r;
+			break;
+		}
 	}
+	c->hold--;
+	return result;
+}
+
+/* The end of a blocking call: a jbus_conn_close() from one of its callbacks takes effect. */
+static int release(jbus_conn *c, int r)
+{
+	if (c && !c->hold && !c->depth && c->free_pending) {
+		conn_write_final(c);
+		jbus_conn_free(c);
+		return JBUS_E_CLOSED;
+	}
+	return r;
 }
 
 static bool until_frames(jbus_conn *c, int r, int *result)
@@ -73,7 +97,7 @@ static bool until_frames(jbus_conn *c, int r, int *result)
 
 JBUS_EXPORT int jbus_conn_wait(jbus_conn *c, int timeout_ms)
 {
-	return run_until(c, timeout_ms, until_frames, 0);
+	return release(c, run_until(c, timeout_ms, until_frames, 0));
 }
 
 static bool until_flushed(jbus_conn *c, int r, int *result)
@@ -84,7 +108,7 @@ static bool until_flushed(jbus_conn *c, int r, int *result)
 
 JBUS_EXPORT int jbus_conn_flush(jbus_conn *c, int timeout_ms)
 {
-	return run_until(c, timeout_ms, until_flushed, -ETIMEDOUT);
+	return release(c, run_until(c, timeout_ms, until_flushed, -ETIMEDOUT));
 }
 
 static struct wire_raw sync_begin(jbus_conn *c)
@@ -110,44 +134,38 @@ static bool until_answered(jbus_conn *c, int r, int *result)
 }
 
 /* Run the loop until the pending call is answered, fails or times out. */
-static int sync_finish(jbus_conn *c, int queued, int timeout_ms)
+static int sync_finish(jbus_conn *c, int queued, int timeout_ms, unsigned long long *delivered)
 {
 	int r = queued < 0 ? queued : run_until(c, timeout_ms, until_answered, -ETIMEDOUT);
 
 	/* a late answer to this id is ignored from now on */
 	c->sync.active = false;
-	return r;
+	if (r == 0 && delivered)
+		*delivered = c->sync.delivered;
+	return release(c, r);
 }
 
 JBUS_EXPORT int jbus_publish_sync(jbus_conn *c, const char *topic, json_object *data,
 				  int timeout_ms, unsigned long long *delivered)
 {
-	int r;
-
 	if (!c)
 		return -EINVAL;
 	if (c->depth)
 		return -EBUSY;
-	r = sync_finish(c, ops_publish(c, topic, data, NULL, 0, sync_begin(c)), timeout_ms);
-	if (r == 0 && delivered)
-		*delivered = c->sync.delivered;
-	return r;
+	return sync_finish(c, ops_publish(c, topic, data, NULL, 0, sync_begin(c)), timeout_ms,
+			   delivered);
 }
 
 JBUS_EXPORT int jbus_publish_text_sync(jbus_conn *c, const char *topic, const char *json,
 				       ssize_t len, int timeout_ms,
 				       unsigned long long *delivered)
 {
-	int r;
-
 	if (!c)
 		return -EINVAL;
 	if (c->depth)
 		return -EBUSY;
-	r = sync_finish(c, ops_publish(c, topic, NULL, json, len, sync_begin(c)), timeout_ms);
-	if (r == 0 && delivered)
-		*delivered = c->sync.delivered;
-	return r;
+	return sync_finish(c, ops_publish(c, topic, NULL, json, len, sync_begin(c)), timeout_ms,
+			   delivered);
 }
 
 JBUS_EXPORT int jbus_send_sync(jbus_conn *c, const char *to, json_object *data, int timeout_ms)
@@ -156,7 +174,7 @@ JBUS_EXPORT int jbus_send_sync(jbus_conn *c, const char *to, json_object *data, 
 		return -EINVAL;
 	if (c->depth)
 		return -EBUSY;
-	return sync_finish(c, ops_send(c, to, data, NULL, 0, sync_begin(c)), timeout_ms);
+	return sync_finish(c, ops_send(c, to, data, NULL, 0, sync_begin(c)), timeout_ms, NULL);
 }
 
 JBUS_EXPORT int jbus_subscribe_sync(jbus_conn *c, const char *pattern, jbus_msg_fn fn,
@@ -168,7 +186,8 @@ JBUS_EXPORT int jbus_subscribe_sync(jbus_conn *c, const char *pattern, jbus_msg_
 		return -EBUSY;
 	if (c->state == JBUS_STATE_DISCONNECTED)
 		return -ENOTCONN;
-	return sync_finish(c, ops_subscribe(c, pattern, fn, userdata, sync_begin(c)), timeout_ms);
+	return sync_finish(c, ops_subscribe(c, pattern, fn, userdata, sync_begin(c)), timeout_ms,
+			   NULL);
 }
 
 JBUS_EXPORT int jbus_ping(jbus_conn *c, int timeout_ms)
@@ -177,7 +196,7 @@ JBUS_EXPORT int jbus_ping(jbus_conn *c, int timeout_ms)
 		return -EINVAL;
 	if (c->depth)
 		return -EBUSY;
-	return sync_finish(c, ops_simple(c, "ping", sync_begin(c)), timeout_ms);
+	return sync_finish(c, ops_simple(c, "ping", sync_begin(c)), timeout_ms, NULL);
 }
 
 static bool until_welcomed(jbus_conn *c, int r, int *result)
@@ -224,7 +243,9 @@ JBUS_EXPORT int jbus_conn_close(jbus_conn *c, int timeout_ms)
 	}
 	if (c->state != JBUS_STATE_DISCONNECTED) {
 		c->reconnect = false;
+		c->hold++; /* a callback run by the flush may close too: we free it once */
 		r = jbus_conn_flush(c, timeout_ms);
+		c->hold--;
 		if (r == JBUS_E_CLOSED)
 			r = 0; /* the broker closing after our bye is the expected end */
 	}

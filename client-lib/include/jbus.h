@@ -186,8 +186,9 @@ JBUS_EXPORT const char *jbus_msg_to(const jbus_msg *m);
 /* The data value's exact JSON text as delivered (NUL-terminated); *len may be NULL. */
 JBUS_EXPORT const char *jbus_msg_data(const jbus_msg *m, size_t *len);
 /* The data parsed by json-c (parsed on first call; owned by the message:
- * take a reference with json_object_get() to keep it). NULL if it cannot
- * be represented (never for data the broker validated, short of memory). */
+ * take a reference with json_object_get() to keep it). NULL only when out
+ * of memory. json-c's model is lossy: integers beyond 64 bits saturate and
+ * duplicate members collapse; jbus_msg_data() has the exact text. */
 JBUS_EXPORT json_object *jbus_msg_json(const jbus_msg *m);
 /* The whole frame as received, without its '\n' (NUL-terminated). */
 JBUS_EXPORT const char *jbus_msg_frame(const jbus_msg *m, size_t *len);
@@ -204,7 +205,9 @@ JBUS_EXPORT int jbus_subscribe(jbus_conn *c, const char *pattern, jbus_msg_fn fn
 JBUS_EXPORT int jbus_unsubscribe(jbus_conn *c, const char *pattern);
 
 /* Publish data (NULL: null). Return: 0, JBUS_E_BAD_TOPIC, -EMSGSIZE
- * (frame larger than the broker's max_frame), -ENOMEM, -ENOTCONN. */
+ * (frame larger than the broker's max_frame), -ENOBUFS (more than 64 MiB
+ * of output already waiting: dispatch or flush first), -ENOMEM, -ENOTCONN
+ * (disconnected: nothing is queued while the connection is down). */
 JBUS_EXPORT int jbus_publish(jbus_conn *c, const char *topic, json_object *data);
 /* Publish a JSON text as is, byte for byte (len -1: NUL-terminated). It
  * must be one JSON value: JBUS_E_BAD_JSON otherwise. NULL json: null. */
@@ -222,8 +225,8 @@ JBUS_EXPORT int jbus_send_text(jbus_conn *c, const char *to, const char *json, s
 JBUS_EXPORT int jbus_conn_get_fd(const jbus_conn *c);
 /* POLLIN, plus POLLOUT while output is queued (0 while disconnected). */
 JBUS_EXPORT short jbus_conn_get_events(const jbus_conn *c);
-/* Milliseconds until dispatch must run even without I/O (a reconnect or a
- * synchronous call's deadline), 0 if due, -1 for none. */
+/* Milliseconds until dispatch must run even without I/O (the next
+ * reconnect attempt), 0 if due, -1 for none. */
 JBUS_EXPORT int jbus_conn_get_timeout(const jbus_conn *c);
 
 /**
@@ -239,7 +242,13 @@ JBUS_EXPORT int jbus_conn_get_timeout(const jbus_conn *c);
  */
 JBUS_EXPORT int jbus_conn_dispatch(jbus_conn *c);
 
-/* section: blocking helpers (timeout_ms < 0: no limit) */
+/*
+ * section: blocking helpers (timeout_ms < 0: no limit)
+ *
+ * They run callbacks while they wait. If one of those callbacks calls
+ * jbus_conn_close(), the helper returns JBUS_E_CLOSED and the handle is
+ * freed by then: do not use it again.
+ */
 
 /* Waits until at least one frame was handled, then dispatches what else is
  * ready. Return: frames handled (0 on timeout), or a dispatch error. */

@@ -1,0 +1,288 @@
+/*
+ * Helpers shared by the jbus subcommands (see cli.h): messages on stderr,
+ * argument checking, connecting with an error that names the socket path,
+ * turning library errors into messages and exit statuses, and line output
+ * that reaches a pipe at once.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* sun_path holds 108 bytes with the NUL (as in the library's -ENAMETOOLONG rule). */
+#define CLI_PATH_MAX 108
+
+static void vmessage(const struct cli *cli, const char *fmt, va_list ap)
+{
+	fprintf(stderr, "jbus%s%s: ", cli->cmd ? " " : "", cli->cmd ? cli->cmd->name : "");
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void cli_error(const struct cli *cli, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmessage(cli, fmt, ap);
+	va_end(ap);
+}
+
+int cli_usage(const struct cli *cli, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmessage(cli, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "Try 'jbus%s%s --help' for more information.\n", cli->cmd ? " " : "",
+		cli->cmd ? cli->cmd->name : "");
+	return CLI_USAGE;
+}
+
+/* section: arguments */
+
+char *cli_json_string(const char *text, size_t n)
+{
+	json_object *o = n <= INT32_MAX ? json_object_new_string_len(text, (int)n) : NULL;
+	const char *s;
+	char *copy = NULL;
+
+	if (!o) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	/* json-c escapes quotes, backslashes and control characters but copies other bytes */
+	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+						      JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (s && jbus_json_check(s, -1, NULL, NULL) != 0)
+		errno = EILSEQ;
+	else if (s && !(copy = strdup(s)))
+		errno = ENOMEM;
+	else if (!s)
+		errno = ENOMEM;
+	json_object_put(o);
+	return copy;
+}
+
+int cli_data_arg(const struct cli *cli, const char *arg, bool as_string, const char **json,
+		 char **owned)
+{
+	const char *reason = NULL;
+	size_t off = 0;
+
+	*owned = NULL;
+	*json = arg;
+	if (as_string) {
+		*owned = cli_json_string(arg, strlen(arg));
+		if (!*owned && errno == EILSEQ)
+			return cli_usage(cli, "the text argument is not valid UTF-8");
+		if (!*owned) {
+			cli_error(cli, "%s", strerror(errno));
+			return CLI_FAIL;
+		}
+		*json = *owned;
+		return 0;
+	}
+	if (jbus_json_check(arg, -1, &off, &reason) != 0)
+		return cli_usage(cli, "invalid JSON argument at byte %zu: %s", off, reason);
+	return 0;
+}
+
+int cli_parse_count(const struct cli *cli, const char *opt, const char *arg,
+		    unsigned long long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoull(arg, &end, 10);
+	if (arg[0] < '0' || arg[0] > '9' || *end || errno || *out == 0)
+		return cli_usage(cli, "invalid %s value '%s' (a positive integer)", opt, arg);
+	return 0;
+}
+
+int cli_parse_seconds(const struct cli *cli, const char *opt, const char *arg, long long *ms)
+{
+	char *end;
+	double s;
+
+	errno = 0;
+	s = strtod(arg, &end);
+	if (end == arg || *end || errno || !isfinite(s) || s < 0.001 || s > 1e9)
+		return cli_usage(cli, "invalid %s value '%s' (seconds, 0.001 to 1e9)", opt, arg);
+	*ms = (long long)ceil(s * 1000);
+	return 0;
+}
+
+/* section: the broker */
+
+/*
+ * The socket path the tool connects to, resolved here rather than by the
+ * library so that an error can name it: -s, else the rule of
+ * docs/protocol.md (Transport), which jbusd and libjbus follow too.
+ */
+static int socket_path(const struct cli *cli, char *buf, size_t cap)
+{
+	const char *env;
+	int n;
+
+	if (cli->socket)
+		n = snprintf(buf, cap, "%s", cli->socket);
+	else if ((env = getenv("JBUS_SOCKET")) && *env)
+		n = snprintf(buf, cap, "%s", env);
+	else if ((env = getenv("XDG_RUNTIME_DIR")) && *env)
+		n = snprintf(buf, cap, "%s/jbus.sock", env);
+	else
+		n = snprintf(buf, cap, "/tmp/jbus-%u.sock", (unsigned)getuid());
+	return n >= 0 && (size_t)n < cap ? 0 : -ENAMETOOLONG;
+}
+
+/* jbus_conn_new() with the callbacks in place before the welcome is read. */
+static int connect_with(struct cli *cli, const char *path, const char *name, jbus_msg_fn on_msg,
+			void *ud, jbus_conn **cp)
+{
+	long long deadline = cli_now_ms() + CLI_TIMEOUT_MS;
+	jbus_conn *c;
+	int r = jbus_conn_open(&c, path, name);
+
+	if (r < 0)
+		return r;
+	jbus_conn_on_error(c, cli_on_error, cli);
+	if (on_msg)
+		jbus_conn_on_message(c, on_msg, ud);
+	while (r >= 0 && jbus_conn_state(c) == JBUS_STATE_CONNECTING) {
+		long long left = deadline - cli_now_ms();
+
+		r = left > 0 ? jbus_conn_wait(c, (int)left) : -ETIMEDOUT;
+	}
+	if (jbus_conn_state(c) != JBUS_STATE_CONNECTED) {
+		jbus_conn_free(c);
+		return r < 0 ? r : JBUS_E_CLOSED;
+	}
+	*cp = c;
+	return 0;
+}
+
+int cli_connect(struct cli *cli, const char *name, jbus_msg_fn on_msg, void *ud, jbus_conn **cp)
+{
+	/* room for a path the library will refuse, so the message can show it */
+	char path[4096];
+	int r;
+
+	r = socket_path(cli, path, sizeof(path));
+	if (r == 0 && !*path)
+		return cli_usage(cli, "the socket path is empty");
+	if (r == 0)
+		r = connect_with(cli, path, name, on_msg, ud, cp);
+	switch (r) {
+	case 0:
+		return CLI_OK;
+	case JBUS_E_BAD_NAME:
+		/* refused locally or by the broker: the same rule either way */
+		return cli_usage(cli, "invalid client name '%s' (%s)", name,
+				 "[A-Za-z0-9._-], 1 to 64 characters");
+	case JBUS_E_NAME_TAKEN:
+		cli_error(cli, "cannot connect to %s: the name '%s' is taken by a connected client",
+			  path, name);
+		return CLI_FAIL;
+	default:
+		cli_error(cli, "cannot connect to %s: %s", path, jbus_strerror(r));
+		return CLI_FAIL;
+	}
+}
+
+int cli_fail(const struct cli *cli, jbus_conn *c, int r, const char *fmt, ...)
+{
+	const char *code, *message;
+	char what[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	switch (r) {
+	case JBUS_E_BROKER:
+		if (c && jbus_conn_last_error(c, &code, &message)) {
+			cli_error(cli, "%s", *message ? message : code);
+			return CLI_FAIL;
+		}
+		break;
+	case JBUS_E_CLOSED:
+		cli_error(cli, "connection to the broker lost");
+		return CLI_FAIL;
+	case -EPIPE:
+	case -ECONNRESET:
+	case -ENOTCONN:
+	case JBUS_E_PROTOCOL:
+		cli_error(cli, "connection to the broker lost: %s", jbus_strerror(r));
+		return CLI_FAIL;
+	case -ETIMEDOUT:
+		cli_error(cli, "%s: no answer from the broker within %d s", what,
+			  CLI_TIMEOUT_MS / 1000);
+		return CLI_FAIL;
+	case JBUS_E_BAD_TOPIC:
+	case JBUS_E_BAD_NAME:
+	case JBUS_E_BAD_JSON:
+		return cli_usage(cli, "%s: %s", what, jbus_strerror(r));
+	}
+	cli_error(cli, "%s: %s", what, jbus_strerror(r));
+	return CLI_FAIL;
+}
+
+void cli_on_error(jbus_conn *c, const char *code, const char *message, const char *id, void *ud)
+{
+	struct cli *cli = ud;
+
+	cli_error(cli, "%s", *message ? message : code);
+	cli->status = CLI_FAIL;
+}
+
+/* section: output */
+
+/* The state of stdout after a write or flush: 0, -EPIPE, or another error (reported). */
+static int out_status(const struct cli *cli, bool failed)
+{
+	int err = errno;
+
+	if (!failed && !ferror(stdout))
+		return 0;
+	if (err == EPIPE)
+		return -EPIPE;
+	cli_error(cli, "cannot write to standard output: %s", strerror(err));
+	return err ? -err : -EIO;
+}
+
+int cli_write(const struct cli *cli, const struct cli_span *parts, size_t n)
+{
+	bool failed = false;
+
+	for (size_t i = 0; i < n; i++)
+		failed |= fwrite(parts[i].p, 1, parts[i].n, stdout) != parts[i].n;
+	failed |= putc('\n', stdout) == EOF;
+	return out_status(cli, failed);
+}
+
+int cli_flush(const struct cli *cli)
+{
+	return out_status(cli, fflush(stdout) != 0);
+}
+
+int cli_print(const struct cli *cli, const struct cli_span *parts, size_t n)
+{
+	int r = cli_write(cli, parts, n);
+
+	return r < 0 ? r : cli_flush(cli);
+}
+
+long long cli_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
