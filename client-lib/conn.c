@@ -122,6 +122,7 @@ int conn_lost(jbus_conn *c, int err)
 	c->out_off = 0;
 	c->in_len = 0;
 	c->cur.pos = c->cur.scanned = 0;
+	c->backlog = false;
 	if (c->sync.active && !c->sync.done) {
 		c->sync.done = true;
 		c->sync.result = err;
@@ -216,6 +217,13 @@ JBUS_EXPORT jbus_conn *jbus_conn_free(jbus_conn *c)
 	free(c->want_name);
 	free(c);
 	return NULL;
+}
+
+JBUS_EXPORT int jbus_default_socket_path(char *buf, size_t size)
+{
+	if (!buf)
+		return -EINVAL;
+	return sockpath_default(buf, size);
 }
 
 JBUS_EXPORT const char *jbus_conn_name(const jbus_conn *c)
@@ -481,6 +489,12 @@ static int on_welcome(jbus_conn *c, const struct wire_env *env)
 		return JBUS_E_PROTOCOL;
 	c->max_frame = mf->type == WIRE_T_NUMBER ? strtoull(mf->p, NULL, 10) : 0;
 	c->backoff_ms = CONN_BACKOFF_MIN_MS;
+	/* conn_new returns after the welcome: what came with it waits for the
+	 * caller's callbacks instead of being dispatched to none */
+	if (c->pause_after_welcome) {
+		c->pause_after_welcome = false;
+		c->backlog = true;
+	}
 	set_state(c, JBUS_STATE_CONNECTED);
 	return 0;
 }
@@ -541,17 +555,62 @@ static int grow_in(jbus_conn *c)
 	return 0;
 }
 
+/*
+ * Handle the complete frames in the input buffer. Returns the number
+ * handled or a negative error; *stop is set when dispatch must return now
+ * (the handle is closing, the connection was lost, or a pause was asked
+ * for), leaving the rest buffered.
+ */
+static int drain(jbus_conn *c, unsigned gen, bool *stop)
+{
+	int handled = 0;
+
+	for (;;) {
+		const char *line;
+		size_t len;
+		int r = wire_next_frame(c->in, c->in_len, &c->cur, recv_limit(c), &line, &len);
+
+		if (r == WIRE_E_MORE)
+			break;
+		if (r != 0)
+			return JBUS_E_PROTOCOL;
+		r = handle_frame(c, c->in + (line - c->in), len);
+		if (r < 0)
+			return r;
+		handled++;
+		if (c->free_pending || c->gen != gen || c->backlog) {
+			*stop = true;
+			return handled;
+		}
+	}
+	/* keep the partial frame at the front */
+	memmove(c->in, c->in + c->cur.pos, c->in_len - c->cur.pos);
+	c->in_len -= c->cur.pos;
+	c->cur.scanned -= c->cur.pos;
+	c->cur.pos = 0;
+	return handled;
+}
+
 /* Read and handle frames. Returns frames handled, or a negative error. */
 static int conn_read(jbus_conn *c)
 {
 	unsigned gen = c->gen;
-	int handled = 0;
+	bool stop = false;
+	int handled = 0, r;
 
+	if (c->backlog) {
+		/* frames that arrived with the welcome, kept for after conn_new returned */
+		c->backlog = false;
+		r = drain(c, gen, &stop);
+		if (r < 0 || stop)
+			return r;
+		handled = r;
+	}
 	for (int i = 0; i < CONN_READS_PER_DISPATCH; i++) {
 		size_t room;
 		ssize_t n;
-		int r = grow_in(c);
 
+		r = grow_in(c);
 		if (r < 0)
 			return r;
 		room = c->in_cap - c->in_len;
@@ -569,26 +628,12 @@ static int conn_read(jbus_conn *c)
 		if (n == 0)
 			return c->hs_result ? c->hs_result : JBUS_E_CLOSED;
 		c->in_len += (size_t)n;
-		for (;;) {
-			const char *line;
-			size_t len;
-			r = wire_next_frame(c->in, c->in_len, &c->cur, recv_limit(c), &line, &len);
-			if (r == WIRE_E_MORE)
-				break;
-			if (r != 0)
-				return JBUS_E_PROTOCOL;
-			r = handle_frame(c, c->in + (line - c->in), len);
-			if (r < 0)
-				return r;
-			handled++;
-			if (c->free_pending || c->gen != gen)
-				return handled;
-		}
-		/* keep the partial frame at the front */
-		memmove(c->in, c->in + c->cur.pos, c->in_len - c->cur.pos);
-		c->in_len -= c->cur.pos;
-		c->cur.scanned -= c->cur.pos;
-		c->cur.pos = 0;
+		r = drain(c, gen, &stop);
+		if (r < 0)
+			return r;
+		handled += r;
+		if (stop)
+			return handled;
 		if ((size_t)n < room)
 			break; /* the socket had no more */
 	}
@@ -630,6 +675,8 @@ JBUS_EXPORT int jbus_conn_get_timeout(const jbus_conn *c)
 {
 	int64_t left;
 
+	if (c->backlog)
+		return 0; /* frames are buffered: dispatch now, the socket will not say so */
 	if (c->state != JBUS_STATE_DISCONNECTED || !c->reconnect)
 		return -1;
 	left = c->retry_at - conn_now_ms();

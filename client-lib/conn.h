@@ -76,6 +76,8 @@ struct jbus_conn {
 	unsigned long long dropped;
 	unsigned gen; /* bumped on every loss: stops dispatch loops over stale state */
 
+	bool pause_after_welcome; /* conn_new: stop dispatching at the welcome */
+	bool backlog;             /* complete frames may wait in the input buffer */
 	int depth;         /* dispatch nesting; callbacks run at depth > 0 */
 	bool free_pending; /* jbus_conn_close() from a callback */
 	int hold;          /* a blocking helper runs dispatch: it frees the handle, not dispatch */

@@ -177,6 +177,16 @@ JBUS_EXPORT int jbus_send_sync(jbus_conn *c, const char *to, json_object *data, 
 	return sync_finish(c, ops_send(c, to, data, NULL, 0, sync_begin(c)), timeout_ms, NULL);
 }
 
+JBUS_EXPORT int jbus_send_text_sync(jbus_conn *c, const char *to, const char *json, ssize_t len,
+				    int timeout_ms)
+{
+	if (!c)
+		return -EINVAL;
+	if (c->depth)
+		return -EBUSY;
+	return sync_finish(c, ops_send(c, to, NULL, json, len, sync_begin(c)), timeout_ms, NULL);
+}
+
 JBUS_EXPORT int jbus_subscribe_sync(jbus_conn *c, const char *pattern, jbus_msg_fn fn,
 				    void *userdata, int timeout_ms)
 {
@@ -216,6 +226,7 @@ JBUS_EXPORT int jbus_conn_new(jbus_conn **cp, const char *path, const char *name
 	r = jbus_conn_open(&c, path, name);
 	if (r < 0)
 		return r;
+	c->pause_after_welcome = true;
 	r = run_until(c, CONN_CONNECT_TIMEOUT_MS, until_welcomed, -ETIMEDOUT);
 	if (c->state != JBUS_STATE_CONNECTED) {
 		if (r >= 0)

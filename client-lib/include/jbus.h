@@ -79,6 +79,13 @@ JBUS_EXPORT const char *jbus_error_name(int err);
 JBUS_EXPORT int jbus_json_check(const char *text, ssize_t len, size_t *offset,
 				const char **reason);
 
+/*
+ * The socket path used when none is given ($JBUS_SOCKET, else
+ * $XDG_RUNTIME_DIR/jbus.sock, else /tmp/jbus-<uid>.sock), written to buf.
+ * Return: 0, or -ENAMETOOLONG if it does not fit size.
+ */
+JBUS_EXPORT int jbus_default_socket_path(char *buf, size_t size);
+
 /* section: connection */
 
 enum jbus_state {
@@ -94,7 +101,9 @@ enum jbus_state {
  *        $XDG_RUNTIME_DIR/jbus.sock, else /tmp/jbus-<uid>.sock)
  * @name: client name ([A-Za-z0-9._-]{1,64}), or NULL for a generated one
  *
- * Waits at most 5 s for the broker's welcome.
+ * Waits at most 5 s for the broker's welcome. Frames that arrive together
+ * with the welcome are kept for the first dispatch after this returns, so
+ * callbacks set right after it miss nothing (get_timeout() is 0 meanwhile).
  *
  * Return: 0; -EINVAL, -ENAMETOOLONG (path longer than 107 bytes),
  * JBUS_E_BAD_NAME for bad arguments; -ENOENT or -ECONNREFUSED when no
@@ -269,6 +278,8 @@ JBUS_EXPORT int jbus_publish_text_sync(jbus_conn *c, const char *topic, const ch
 /* Direct message and wait for the ok (JBUS_E_BROKER with code
  * "no_such_client" for an unknown name). */
 JBUS_EXPORT int jbus_send_sync(jbus_conn *c, const char *to, json_object *data, int timeout_ms);
+JBUS_EXPORT int jbus_send_text_sync(jbus_conn *c, const char *to, const char *json, ssize_t len,
+				    int timeout_ms);
 /* Subscribe and wait until the broker confirmed it. */
 JBUS_EXPORT int jbus_subscribe_sync(jbus_conn *c, const char *pattern, jbus_msg_fn fn,
 				    void *userdata, int timeout_ms);
