@@ -160,7 +160,7 @@ int ops_publish(jbus_conn *c, const char *topic, json_object *obj, const char *t
 		return r;
 	r = conn_queue_begin(c, &mark);
 	if (r == 0) {
-		wire_build_pub(&c->out, topic, tn, data, id);
+		wire_build_pub(&c->out, topic, tn, data, false, id);
 		r = conn_queue_end(c, mark);
 	}
 	free(copy);

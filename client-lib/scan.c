@@ -279,6 +279,13 @@ static const char *const field_names[WF__COUNT] = {
 	[WF_BROKER] = "broker",
 	[WF_MAX_FRAME] = "max_frame",
 	[WF_SUPPORTED] = "supported",
+	[WF_ERROR] = "error",
+	[WF_RETAIN] = "retain",
+	[WF_RETAINED] = "retained",
+	[WF_WILL] = "will",
+	[WF_TIMEOUT_MS] = "timeout_ms",
+	[WF_KIND] = "kind",
+	[WF_CLIENTS] = "clients",
 };
 
 const char *wire_field_name(enum wire_field f)

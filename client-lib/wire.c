@@ -7,6 +7,7 @@
  */
 #include "wire.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -276,11 +277,12 @@ void wire_build_topic_op(struct wire_buf *b, const char *op, const char *topic, 
 	wire_buf_puts(b, "}\n");
 }
 
-/* pub and send differ only in the op and the name of their target member */
+/* pub, send and req differ in the op, the name of their target member and
+ * one optional trailing member (extra: raw text such as ',"retain":true') */
 static void build_data_op(struct wire_buf *b, const char *head, const char *key, const char *s,
-			  size_t n, struct wire_raw data, struct wire_raw id)
+			  size_t n, struct wire_raw data, struct wire_raw id, const char *extra)
 {
-	if (!wire_buf_reserve(b, 32 + id.len + wire_jstr_len(s, n) + data.len))
+	if (!wire_buf_reserve(b, 64 + id.len + wire_jstr_len(s, n) + data.len))
 		return;
 	wire_buf_puts(b, head);
 	put_id(b, id);
@@ -290,19 +292,65 @@ static void build_data_op(struct wire_buf *b, const char *head, const char *key,
 		wire_buf_puts(b, ",\"data\":");
 		wire_buf_put(b, data.p, data.len);
 	}
+	if (extra)
+		wire_buf_puts(b, extra);
 	wire_buf_puts(b, "}\n");
 }
 
 void wire_build_pub(struct wire_buf *b, const char *topic, size_t topic_len, struct wire_raw data,
-		    struct wire_raw id)
+		    bool retain, struct wire_raw id)
 {
-	build_data_op(b, "{\"op\":\"pub\"", ",\"topic\":", topic, topic_len, data, id);
+	build_data_op(b, "{\"op\":\"pub\"", ",\"topic\":", topic, topic_len, data, id,
+		      retain ? ",\"retain\":true" : NULL);
 }
 
 void wire_build_send(struct wire_buf *b, const char *to, size_t to_len, struct wire_raw data,
 		     struct wire_raw id)
 {
-	build_data_op(b, "{\"op\":\"send\"", ",\"to\":", to, to_len, data, id);
+	build_data_op(b, "{\"op\":\"send\"", ",\"to\":", to, to_len, data, id, NULL);
+}
+
+void wire_build_req(struct wire_buf *b, const char *to, size_t to_len, struct wire_raw data,
+		    uint64_t timeout_ms, struct wire_raw id)
+{
+	char extra[40] = "";
+
+	if (timeout_ms)
+		snprintf(extra, sizeof(extra), ",\"timeout_ms\":%llu",
+			 (unsigned long long)timeout_ms);
+	build_data_op(b, "{\"op\":\"req\"", ",\"to\":", to, to_len, data, id,
+		      timeout_ms ? extra : NULL);
+}
+
+void wire_build_reply(struct wire_buf *b, struct wire_raw id, const char *from, size_t from_len,
+		      struct wire_raw data, const char *code, const char *message,
+		      struct wire_raw error_raw)
+{
+	if (!wire_buf_reserve(b, 64 + id.len + from_len + data.len + error_raw.len))
+		return;
+	wire_buf_puts(b, "{\"op\":\"reply\"");
+	put_id(b, id);
+	if (from) {
+		wire_buf_puts(b, ",\"from\":");
+		wire_buf_put_jstr(b, from, from_len);
+	}
+	if (error_raw.len) {
+		wire_buf_puts(b, ",\"error\":");
+		wire_buf_put(b, error_raw.p, error_raw.len);
+	} else if (code) {
+		wire_buf_puts(b, ",\"error\":{\"code\":");
+		wire_buf_put_jstr(b, code, strlen(code));
+		wire_buf_puts(b, ",\"message\":");
+		wire_buf_put_jstr(b, message ? message : "", message ? strlen(message) : 0);
+		wire_buf_puts(b, "}");
+	} else {
+		wire_buf_puts(b, ",\"data\":");
+		if (data.len)
+			wire_buf_put(b, data.p, data.len);
+		else
+			wire_buf_puts(b, "null");
+	}
+	wire_buf_puts(b, "}\n");
 }
 
 void wire_build_simple(struct wire_buf *b, const char *op, struct wire_raw id)

@@ -93,6 +93,13 @@ enum wire_field {
 	WF_BROKER,
 	WF_MAX_FRAME,
 	WF_SUPPORTED,
+	WF_ERROR,
+	WF_RETAIN,
+	WF_RETAINED,
+	WF_WILL,
+	WF_TIMEOUT_MS,
+	WF_KIND,
+	WF_CLIENTS,
 	WF__COUNT
 };
 
@@ -199,7 +206,20 @@ void wire_build_hello(struct wire_buf *b, const char *name, size_t name_len);
 void wire_build_topic_op(struct wire_buf *b, const char *op, const char *topic, size_t topic_len,
 			 struct wire_raw id);
 void wire_build_pub(struct wire_buf *b, const char *topic, size_t topic_len, struct wire_raw data,
-		    struct wire_raw id);
+		    bool retain, struct wire_raw id);
+/* {"op":"req","to":..,"id":..[,"data":..][,"timeout_ms":..]}; timeout_ms 0: none. */
+void wire_build_req(struct wire_buf *b, const char *to, size_t to_len, struct wire_raw data,
+		    uint64_t timeout_ms, struct wire_raw id);
+/*
+ * {"op":"reply","id":..[,"from":..],"data":..} or, when code is not NULL,
+ * {"op":"reply","id":..[,"from":..],"error":{"code":..,"message":..}}.
+ * from is NULL from a client; the broker adds the replier's name. error_raw,
+ * when its len is not 0, is copied verbatim instead of code/message (the
+ * broker forwards a replier's error object byte for byte).
+ */
+void wire_build_reply(struct wire_buf *b, struct wire_raw id, const char *from, size_t from_len,
+		      struct wire_raw data, const char *code, const char *message,
+		      struct wire_raw error_raw);
 void wire_build_send(struct wire_buf *b, const char *to, size_t to_len, struct wire_raw data,
 		     struct wire_raw id);
 /* {"op":<op>[,"id":id]} for ping and bye. */
