@@ -72,7 +72,7 @@ static int start_session(jbus_conn *c)
 	c->out.len = 0;
 	c->out_off = 0;
 	c->out.failed = false;
-	wire_build_hello(&c->out, c->want_name, c->want_name ? strlen(c->want_name) : 0);
+	wire_build_hello(&c->out, c->want_name, c->want_name ? strlen(c->want_name) : 0, c->will);
 	list_for_each_entry(s, &c->subs, link)
 		if (!s->dead)
 			wire_build_topic_op(&c->out, "sub", s->pattern, s->len, none);

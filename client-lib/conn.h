@@ -41,6 +41,7 @@ struct jbus_conn {
 	char *path;
 	char *want_name; /* the application's choice, or NULL for a generated one */
 	char name[WIRE_NAME_MAX + 1];
+	struct wire_raw will; /* will object text sent with every hello (owned), or empty */
 	size_t max_frame;
 
 	char *in;

@@ -255,14 +255,32 @@ void wire_build_msg(struct wire_buf *b, const char *topic, size_t topic_len, con
 	wire_buf_puts(b, "}\n");
 }
 
-void wire_build_hello(struct wire_buf *b, const char *name, size_t name_len)
+void wire_build_hello(struct wire_buf *b, const char *name, size_t name_len, struct wire_raw will)
 {
 	wire_buf_puts(b, "{\"op\":\"hello\",\"proto\":1");
 	if (name) {
 		wire_buf_puts(b, ",\"name\":");
 		wire_buf_put_jstr(b, name, name_len);
 	}
+	if (will.len) {
+		wire_buf_puts(b, ",\"will\":");
+		wire_buf_put(b, will.p, will.len);
+	}
 	wire_buf_puts(b, "}\n");
+}
+
+void wire_build_will(struct wire_buf *b, const char *topic, size_t topic_len, struct wire_raw data,
+		     bool retain)
+{
+	wire_buf_puts(b, "{\"topic\":");
+	wire_buf_put_jstr(b, topic, topic_len);
+	if (data.len) {
+		wire_buf_puts(b, ",\"data\":");
+		wire_buf_put(b, data.p, data.len);
+	}
+	if (retain)
+		wire_buf_puts(b, ",\"retain\":true");
+	wire_buf_puts(b, "}");
 }
 
 void wire_build_topic_op(struct wire_buf *b, const char *op, const char *topic, size_t topic_len,

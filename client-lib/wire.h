@@ -201,7 +201,11 @@ void wire_build_msg(struct wire_buf *b, const char *topic, size_t topic_len, con
  * JSON (len 0: omitted, which the broker delivers as null); id is raw JSON
  * (len 0: none).
  */
-void wire_build_hello(struct wire_buf *b, const char *name, size_t name_len);
+/* will: raw JSON object text for the "will" member (len 0: none). */
+void wire_build_hello(struct wire_buf *b, const char *name, size_t name_len, struct wire_raw will);
+/* The will object: {"topic":..[,"data":..][,"retain":true]}. */
+void wire_build_will(struct wire_buf *b, const char *topic, size_t topic_len, struct wire_raw data,
+		     bool retain);
 /* op is "sub" or "unsub". */
 void wire_build_topic_op(struct wire_buf *b, const char *op, const char *topic, size_t topic_len,
 			 struct wire_raw id);
