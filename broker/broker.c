@@ -12,9 +12,11 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "client.h"
 #include "log.h"
+#include "presence.h"
 #include "wire.h"
 
 #ifndef JBUS_VERSION
@@ -82,6 +84,8 @@ int broker_new(struct broker **bp, const struct broker_config *cfg, char *err, s
 	list_init(&b->clients);
 	list_init(&b->dirty);
 	list_init(&b->dead);
+	list_init(&b->ending);
+	list_init(&b->monitors);
 	registry_init(&b->registry);
 	timer_init(&b->stop_timer, on_stop_timer);
 	b->scratch = malloc(BROKER_READ_CHUNK);
@@ -96,6 +100,12 @@ int broker_new(struct broker **bp, const struct broker_config *cfg, char *err, s
 		goto fail;
 	}
 	loop_set_hook(b->loop, on_turn_end, b);
+	b->start_ms = loop_now(b->loop);
+	retain_init(&b->retained, b->loop, cfg->max_retained, cfg->max_retained_bytes,
+		    cfg->retain_file);
+	r = retain_load(&b->retained, err, errlen);
+	if (r < 0)
+		goto fail;
 	raise_fd_limit(cfg->max_clients);
 	r = setup_signals(b);
 	if (r < 0) {
@@ -126,7 +136,7 @@ struct broker *broker_free(struct broker *b)
 	if (!b)
 		return NULL;
 	list_for_each_entry_safe(c, tmp, &b->clients, link)
-		client_close(c, "broker exit");
+		client_close(c, "broker exit", END_SHUTDOWN);
 	list_for_each_entry_safe(c, tmp, &b->dead, link) {
 		list_del(&c->link);
 		client_free(c);
@@ -136,6 +146,9 @@ struct broker *broker_free(struct broker *b)
 	safe_close(b->reserve_fd);
 	if (b->router.root)
 		router_fini(&b->router);
+	if (b->loop)
+		retain_fini(&b->retained);
+	free(b->mon_to);
 	registry_fini(&b->registry);
 	loop_free(b->loop);
 	free(b->scratch);
@@ -236,7 +249,7 @@ void broker_stop(struct broker *b)
 	list_for_each_entry_safe(c, tmp, &b->clients, link) {
 		if (c->state == CLIENT_HANDSHAKE || c->state == CLIENT_ACTIVE)
 			client_error(c, NULL, "shutting_down", "the broker is shutting down");
-		client_linger(c, false);
+		client_linger(c, false, END_SHUTDOWN);
 	}
 	loop_timer_arm(b->loop, &b->stop_timer, BROKER_LINGER_MS);
 }
@@ -247,7 +260,7 @@ static void on_stop_timer(struct timer *t)
 	struct client *c, *tmp;
 
 	list_for_each_entry_safe(c, tmp, &b->clients, link)
-		client_close(c, "shutdown flush timeout");
+		client_close(c, "shutdown flush timeout", END_SHUTDOWN);
 }
 
 static void on_turn_end(void *userdata)
@@ -255,12 +268,16 @@ static void on_turn_end(void *userdata)
 	struct broker *b = userdata;
 	struct client *c, *tmp;
 
-	/* flushing can close clients, which unlinks them from dirty: iterate safely */
-	while (!list_empty(&b->dirty)) {
-		c = list_first_entry(&b->dirty, struct client, dirty_link);
-		list_del(&c->dirty_link);
-		client_flush(c);
-	}
+	/* wills and disconnected events first: they queue output for this flush;
+	 * a flush can end more sessions (write errors), whose events go out too */
+	do {
+		presence_flush(b);
+		while (!list_empty(&b->dirty)) {
+			c = list_first_entry(&b->dirty, struct client, dirty_link);
+			list_del(&c->dirty_link);
+			client_flush(c);
+		}
+	} while (!list_empty(&b->ending));
 	list_for_each_entry_safe(c, tmp, &b->dead, link) {
 		list_del(&c->link);
 		client_free(c);
@@ -282,11 +299,26 @@ int broker_run(struct broker *b)
 		b->cfg.ready_fd = safe_close(b->cfg.ready_fd);
 	}
 	r = loop_run(b->loop);
-	log_info("stopped connections=%llu published=%llu delivered=%llu errors=%llu "
+	if (retain_flush(&b->retained) < 0)
+		log_error("cannot write retain file path=%s", b->cfg.retain_file);
+	log_info("stopped connections=%llu routed=%llu deliveries=%llu errors=%llu "
 		 "slow_consumers=%llu rejected=%llu",
-		 (unsigned long long)b->stats.connections, (unsigned long long)b->stats.published,
-		 (unsigned long long)b->stats.delivered, (unsigned long long)b->stats.errors,
+		 (unsigned long long)b->stats.connections, (unsigned long long)b->stats.msgs_routed,
+		 (unsigned long long)b->stats.deliveries, (unsigned long long)b->stats.errors,
 		 (unsigned long long)b->stats.slow_consumers,
 		 (unsigned long long)b->stats.rejected);
 	return r;
+}
+
+uint64_t broker_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+uint32_t broker_active_clients(const struct broker *b)
+{
+	return registry_count(&b->registry);
 }

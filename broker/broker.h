@@ -13,6 +13,7 @@
 #include "listener.h"
 #include "loop.h"
 #include "registry.h"
+#include "retain.h"
 #include "router.h"
 #include "util.h"
 
@@ -27,6 +28,12 @@ struct broker_config {
 	uint32_t max_clients;
 	size_t queue_limit;
 	uint32_t handshake_timeout_ms;
+	uint64_t request_timeout_ms;     /* default deadline of a req */
+	uint64_t max_request_timeout_ms; /* timeout_ms is clamped to this */
+	uint32_t max_pending;            /* pending requests per requester */
+	size_t max_retained;             /* retained topics */
+	size_t max_retained_bytes;       /* retained topic + data bytes */
+	const char *retain_file;         /* NULL: retained values live in memory only */
 	int ready_fd; /* -1, or an fd that gets "ready\n" once listening */
 };
 
@@ -34,7 +41,9 @@ struct broker_config {
 	{                                                                                          \
 		.socket_path = NULL, .mode = 0600, .max_frame = 1024 * 1024,                       \
 		.max_clients = 10000, .queue_limit = 8 * 1024 * 1024,                               \
-		.handshake_timeout_ms = 5000, .ready_fd = -1,                                       \
+		.handshake_timeout_ms = 5000, .request_timeout_ms = 30000,                         \
+		.max_request_timeout_ms = 300000, .max_pending = 1024, .max_retained = 10000,      \
+		.max_retained_bytes = 64 * 1024 * 1024, .retain_file = NULL, .ready_fd = -1,       \
 	}
 
 struct broker_stats {
@@ -42,12 +51,14 @@ struct broker_stats {
 	uint64_t rejected;        /* refused at accept: max_clients or out of fds */
 	uint64_t handshake_fail;  /* closed during the handshake */
 	uint64_t frames_in;
-	uint64_t published;       /* pub frames routed */
-	uint64_t sent;            /* send frames routed */
-	uint64_t delivered;       /* msg frames queued to clients */
+	uint64_t msgs_routed;     /* accepted pub and send (and wills) */
+	uint64_t deliveries;      /* msg frames queued: live, retained replays, events */
+	uint64_t bytes_in, bytes_out;
 	uint64_t errors;          /* error frames sent */
 	uint64_t slow_consumers;  /* disconnected for exceeding queue_limit */
 	uint64_t too_large;       /* disconnected for frame_too_large */
+	uint64_t requests_timed_out;
+	uint64_t replies_dropped; /* late, or for a requester that left */
 };
 
 struct broker {
@@ -60,6 +71,14 @@ struct broker {
 	struct list_head clients; /* connected (incl. handshake and closing) */
 	struct list_head dirty;   /* clients with output to flush this turn */
 	struct list_head dead;    /* closed, freed at the end of the turn */
+	struct list_head ending;  /* sessions ended this turn: will and event pending */
+	struct list_head monitors;
+	uint32_t nmonitors;
+	struct client **mon_to;   /* recipients of the publish being routed (monitors only) */
+	size_t mon_to_len, mon_to_cap;
+	uint64_t requests_pending;
+	struct retain_store retained;
+	uint64_t start_ms;        /* monotonic, for uptime */
 	uint32_t nclients;
 	uint64_t publish_seq;     /* deduplicates deliveries of one publish */
 	uint64_t conn_seq;
@@ -84,3 +103,8 @@ int broker_run(struct broker *b);
 
 /* Starts the shutdown (also used by the signal handler). */
 void broker_stop(struct broker *b);
+
+/* Wall-clock time in ms since the Unix epoch (for since_ms). */
+uint64_t broker_wall_ms(void);
+/* Clients past the handshake. */
+uint32_t broker_active_clients(const struct broker *b);

@@ -18,6 +18,7 @@
 #include "broker.h"
 #include "dispatch.h"
 #include "log.h"
+#include "monitor.h"
 #include "router.h"
 
 static void client_on_event(struct watch *w, uint32_t events);
@@ -44,6 +45,10 @@ int client_new(struct broker *b, int fd)
 	c->w.fn = client_on_event;
 	list_init(&c->dirty_link);
 	list_init(&c->subs);
+	list_init(&c->mon_link);
+	list_init(&c->end_link);
+	req_side_init(&c->req);
+	c->since_ms = broker_wall_ms();
 	outq_init(&c->out);
 	timer_init(&c->timer, client_on_timer);
 	c->serial = ++b->conn_seq;
@@ -75,6 +80,10 @@ void client_free(struct client *c)
 		return;
 	router_unsubscribe_all(&c->b->router, &c->subs);
 	outq_clear(&c->out);
+	htable_fini(&c->req.owed);
+	htable_fini(&c->req.asked);
+	free(c->will.topic);
+	free(c->will.data);
 	free(c->in);
 	free(c);
 }
@@ -96,7 +105,7 @@ static void slow_consumer(struct client *c)
 	outq_drop_backlog(&c->out);
 	/* closing first: the error must not count against the limit again.
 	 * Fixed bound: a client that stopped reading gets no extension. */
-	client_linger(c, false);
+	client_linger(c, false, END_SLOW);
 	client_error(c, NULL, "slow_consumer",
 		     "more than %zu bytes queued for this client; disconnecting",
 		     b->cfg.queue_limit);
@@ -115,9 +124,10 @@ bool client_queue(struct client *c, struct frame *f)
 		return false;
 	}
 	if (outq_push(&c->out, f) < 0) {
-		client_close(c, "out of memory");
+		client_close(c, "out of memory", END_ERROR);
 		return false;
 	}
+	c->frames_out++;
 	mark_dirty(c);
 	return true;
 }
@@ -127,7 +137,7 @@ void client_queue_buf(struct client *c, struct wire_buf *b)
 	struct frame *f = frame_from_buf(b);
 
 	if (!f) {
-		client_close(c, "out of memory");
+		client_close(c, "out of memory", END_ERROR);
 		return;
 	}
 	client_queue(c, f);
@@ -173,26 +183,47 @@ void client_error_extra(struct client *c, const struct wire_value *id, const cha
 }
 
 /*
- * The name is released at once, so a restarted client can take it again.
- * Subscriptions stay in the tree until client_free() at the end of the
- * turn: this may run from inside router_match() (a slow consumer found
- * during a publish), which must not see the tree change under it. deliver
- * skips clients that are not active, so they receive nothing meanwhile.
+ * The name is released at once, so a restarted client can take it again;
+ * pending requests are settled and monitoring stops. Subscriptions stay in
+ * the tree until client_free() at the end of the turn: this may run from
+ * inside router_match() (a slow consumer found during a publish), which
+ * must not see the tree change under it; deliver skips clients that are
+ * not active. For the same reason the will and the disconnected event are
+ * only queued here (b->ending) and published at the end of the turn.
  */
-static void release(struct client *c)
+static void release(struct client *c, enum client_end why)
 {
-	registry_remove(&c->b->registry, &c->name);
+	struct broker *b = c->b;
+
+	if (c->state == CLIENT_ACTIVE) {
+		c->end = (uint8_t)(b->stopping ? END_SHUTDOWN : why);
+		if (c->end != END_SHUTDOWN)
+			list_add_tail(&c->end_link, &b->ending);
+	}
+	registry_remove(&b->registry, &c->name);
+	request_client_gone(c);
+	monitor_client_gone(c);
 }
 
-void client_close(struct client *c, const char *why)
+const char *client_end_name(enum client_end e)
+{
+	static const char *const names[] = {
+		[END_NONE] = "closed", [END_BYE] = "bye", [END_CLOSED] = "closed",
+		[END_ERROR] = "error", [END_SLOW] = "slow_consumer", [END_SHUTDOWN] = "shutdown",
+	};
+	return e < ARRAY_SIZE(names) ? names[e] : "closed";
+}
+
+void client_close(struct client *c, const char *log_why, enum client_end why)
 {
 	struct broker *b = c->b;
 
 	if (c->state == CLIENT_DEAD)
 		return;
 	log_debug("disconnect conn=%llu client=%s pid=%d reason=%s",
-		  (unsigned long long)c->serial, client_label(c), (int)c->pid, why);
-	release(c);
+		  (unsigned long long)c->serial, client_label(c), (int)c->pid, log_why);
+	if (c->state != CLIENT_CLOSING)
+		release(c, why);
 	loop_timer_cancel(&c->timer);
 	loop_del(b->loop, &c->w);
 	c->w.fd = safe_close(c->w.fd);
@@ -203,14 +234,14 @@ void client_close(struct client *c, const char *why)
 	b->nclients--;
 }
 
-void client_linger(struct client *c, bool restart_on_progress)
+void client_linger(struct client *c, bool restart_on_progress, enum client_end why)
 {
 	struct broker *b = c->b;
 
 	if (c->state == CLIENT_DEAD)
 		return;
 	if (c->state != CLIENT_CLOSING) {
-		release(c);
+		release(c, why);
 		c->state = CLIENT_CLOSING;
 		c->linger_progress = restart_on_progress;
 		free(c->in);
@@ -230,9 +261,9 @@ static void client_on_timer(struct timer *t)
 		c->b->stats.handshake_fail++;
 		client_error(c, NULL, "timeout", "no hello within %u ms of connecting",
 			     c->b->cfg.handshake_timeout_ms);
-		client_linger(c, false);
+		client_linger(c, false, END_ERROR);
 	} else if (c->state == CLIENT_CLOSING) {
-		client_close(c, "linger timeout");
+		client_close(c, "linger timeout", END_CLOSED);
 	}
 }
 
@@ -245,13 +276,14 @@ void client_flush(struct client *c)
 	if (c->state == CLIENT_DEAD)
 		return;
 	r = outq_write(&c->out, c->w.fd, BROKER_WRITE_CHUNK, &written);
+	b->stats.bytes_out += written;
 	if (r < 0) {
-		client_close(c, "write error");
+		client_close(c, "write error", END_CLOSED);
 		return;
 	}
 	if (c->state == CLIENT_CLOSING) {
 		if (r == 0) {
-			client_close(c, "closed");
+			client_close(c, "closed", END_CLOSED);
 			return;
 		}
 		if (written && c->linger_progress)
@@ -280,10 +312,11 @@ static bool handle_frames(struct client *c, const char *buf, size_t len, struct 
 			client_error(c, NULL, "frame_too_large",
 				     "frame exceeds max_frame of %zu bytes; closing",
 				     b->cfg.max_frame);
-			client_linger(c, true);
+			client_linger(c, true, END_ERROR);
 			return false;
 		}
 		b->stats.frames_in++;
+		c->frames_in++;
 		dispatch_frame(c, line, n);
 		if (c->state != CLIENT_HANDSHAKE && c->state != CLIENT_ACTIVE)
 			return false;
@@ -352,7 +385,7 @@ static void client_read(struct client *c)
 
 	if (c->in_len) {
 		if (grow_input(c) < 0) {
-			client_close(c, "out of memory");
+			client_close(c, "out of memory", END_ERROR);
 			return;
 		}
 		buf = c->in;
@@ -369,7 +402,7 @@ static void client_read(struct client *c)
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EINTR)
 			return;
-		client_close(c, "read error");
+		client_close(c, "read error", END_CLOSED);
 		return;
 	}
 	if (n == 0) {
@@ -377,14 +410,15 @@ static void client_read(struct client *c)
 		 * into socat): flush what it is owed before closing */
 		if (c->state == CLIENT_HANDSHAKE)
 			b->stats.handshake_fail++;
-		client_linger(c, true);
+		client_linger(c, true, END_CLOSED);
 		return;
 	}
+	b->stats.bytes_in += (size_t)n;
 	len += (size_t)n;
 	if (!handle_frames(c, buf, len, &cur))
 		return;
 	if (keep_partial(c, buf, len, &cur) < 0)
-		client_close(c, "out of memory");
+		client_close(c, "out of memory", END_ERROR);
 }
 
 static void client_on_event(struct watch *w, uint32_t events)
@@ -395,7 +429,7 @@ static void client_on_event(struct watch *w, uint32_t events)
 		if (c->state == CLIENT_HANDSHAKE || c->state == CLIENT_ACTIVE)
 			client_read(c);
 		else if (events & (EPOLLHUP | EPOLLERR))
-			client_close(c, "hangup");
+			client_close(c, "hangup", END_CLOSED);
 	}
 	if ((events & EPOLLOUT) && c->state != CLIENT_DEAD)
 		mark_dirty(c);

@@ -19,9 +19,29 @@
 #include "loop.h"
 #include "outq.h"
 #include "registry.h"
+#include "request.h"
 #include "wire.h"
 
 struct broker;
+
+/* Why a client's session ended: the "reason" of $SYS/client/disconnected. */
+enum client_end {
+	END_NONE,
+	END_BYE,      /* the client said bye */
+	END_CLOSED,   /* the client closed or reset the connection */
+	END_ERROR,    /* the broker closed it for a protocol error */
+	END_SLOW,     /* slow consumer */
+	END_SHUTDOWN, /* the broker is stopping: no will, no event */
+};
+
+/* A last will, published if the session ends without bye. */
+struct will {
+	char *topic;
+	size_t topic_len;
+	char *data; /* raw JSON, or NULL for null */
+	size_t data_len;
+	bool retain;
+};
 
 enum client_state {
 	CLIENT_HANDSHAKE,
@@ -48,7 +68,15 @@ struct client {
 	uid_t uid;
 	gid_t gid;
 	uint8_t state;               /* enum client_state */
+	uint8_t end;                 /* enum client_end, set when it leaves ACTIVE */
 	bool linger_progress;        /* linger deadline restarts on write progress */
+	bool monitor;
+	struct list_head mon_link;   /* b->monitors */
+	struct list_head end_link;   /* b->ending until its will and event are out */
+	struct req_side req;
+	struct will will;
+	uint64_t since_ms;           /* wall clock at accept */
+	uint64_t frames_in, frames_out;
 };
 
 /* Takes ownership of fd (a freshly accepted connection). */
@@ -70,9 +98,11 @@ void client_error_extra(struct client *c, const struct wire_value *id, const cha
 void client_queue_buf(struct client *c, struct wire_buf *b);
 
 /* Stop reading, release the name, stop deliveries, flush then close. */
-void client_linger(struct client *c, bool restart_on_progress);
-/* Close now (peer gone or fatal error). */
-void client_close(struct client *c, const char *why);
+void client_linger(struct client *c, bool restart_on_progress, enum client_end why);
+/* Close now (peer gone or fatal error); log says why. */
+void client_close(struct client *c, const char *log_why, enum client_end why);
+/* Name of an end reason as in the disconnected event. */
+const char *client_end_name(enum client_end e);
 
 /* Writes queued output (called once per turn from the broker's hook). */
 void client_flush(struct client *c);

@@ -39,6 +39,16 @@ static void usage(FILE *f)
 		"      --handshake-timeout SECONDS\n"
 		"                               time allowed for the hello (default 5;\n"
 		"                               0.001..3600)\n"
+		"      --request-timeout SECONDS\n"
+		"                               deadline of a req without timeout_ms\n"
+		"                               (default 30)\n"
+		"      --max-request-timeout SECONDS\n"
+		"                               timeout_ms is clamped to this (default 300)\n"
+		"      --max-pending N          pending requests per client (default 1024)\n"
+		"      --max-retained N         retained topics (default 10000)\n"
+		"      --max-retained-bytes BYTES\n"
+		"                               retained topic + data bytes (default 64M)\n"
+		"      --retain-file PATH       keep retained messages in PATH across restarts\n"
 		"      --ready-fd FD            write \"ready\\n\" to FD once listening,\n"
 		"                               then close it (for supervisors and tests)\n"
 		"  -v, --verbose                log debug events (connections, handshakes)\n"
@@ -88,6 +98,20 @@ static int parse_size(const char *s, unsigned long long lo, unsigned long long h
 	return 0;
 }
 
+/* Seconds, fractional allowed, from 0.001 to max; result in ms. */
+static int parse_seconds(const char *s, double max, uint64_t *ms)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !isfinite(v) || v < 0.001 || v > max)
+		return -1;
+	*ms = (uint64_t)llround(v * 1000);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -98,6 +122,12 @@ int main(int argc, char **argv)
 		{ "queue-limit", required_argument, NULL, 'Q' },
 		{ "handshake-timeout", required_argument, NULL, 'T' },
 		{ "ready-fd", required_argument, NULL, 'R' },
+		{ "request-timeout", required_argument, NULL, 'q' },
+		{ "max-request-timeout", required_argument, NULL, 'x' },
+		{ "max-pending", required_argument, NULL, 'P' },
+		{ "max-retained", required_argument, NULL, 'N' },
+		{ "max-retained-bytes", required_argument, NULL, 'B' },
+		{ "retain-file", required_argument, NULL, 'f' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -107,6 +137,7 @@ int main(int argc, char **argv)
 	struct broker *b = NULL;
 	char path[PATH_MAX], err[512];
 	unsigned long long v;
+	uint64_t ms;
 	int c, r;
 
 	opterr = 0;
@@ -142,17 +173,44 @@ int main(int argc, char **argv)
 				return usage_error("invalid --queue-limit", optarg, " (1K..64G)");
 			cfg.queue_limit = (size_t)v;
 			break;
-		case 'T': {
-			char *end;
-			double s;
-			errno = 0;
-			s = strtod(optarg, &end);
-			if (errno || end == optarg || *end || !isfinite(s) || s < 0.001 || s > 3600)
+		case 'T':
+			if (parse_seconds(optarg, 3600, &ms) < 0)
 				return usage_error("invalid --handshake-timeout", optarg,
 						   " (0.001..3600 seconds)");
-			cfg.handshake_timeout_ms = (uint32_t)llround(s * 1000);
+			cfg.handshake_timeout_ms = (uint32_t)ms;
 			break;
-		}
+		case 'q':
+			if (parse_seconds(optarg, 86400, &ms) < 0)
+				return usage_error("invalid --request-timeout", optarg,
+						   " (0.001..86400 seconds)");
+			cfg.request_timeout_ms = ms;
+			break;
+		case 'x':
+			if (parse_seconds(optarg, 86400, &ms) < 0)
+				return usage_error("invalid --max-request-timeout", optarg,
+						   " (0.001..86400 seconds)");
+			cfg.max_request_timeout_ms = ms;
+			break;
+		case 'P':
+			if (parse_size(optarg, 1, 1000000, &v) < 0 || strpbrk(optarg, "kKmMgG"))
+				return usage_error("invalid --max-pending", optarg, " (1..1000000)");
+			cfg.max_pending = (uint32_t)v;
+			break;
+		case 'N':
+			if (parse_size(optarg, 0, 10000000, &v) < 0 || strpbrk(optarg, "kKmMgG"))
+				return usage_error("invalid --max-retained", optarg, " (0..10000000)");
+			cfg.max_retained = (size_t)v;
+			break;
+		case 'B':
+			if (parse_size(optarg, 0, 64ULL << 30, &v) < 0)
+				return usage_error("invalid --max-retained-bytes", optarg, " (0..64G)");
+			cfg.max_retained_bytes = (size_t)v;
+			break;
+		case 'f':
+			if (!*optarg)
+				return usage_error("invalid --retain-file", optarg, " (empty path)");
+			cfg.retain_file = optarg;
+			break;
 		case 'R':
 			if (parse_size(optarg, 0, INT_MAX, &v) < 0 || strpbrk(optarg, "kKmMgG"))
 				return usage_error("invalid --ready-fd", optarg, "");
@@ -175,6 +233,13 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc)
 		return usage_error("unexpected argument", argv[optind], "");
+	if (cfg.request_timeout_ms > cfg.max_request_timeout_ms) {
+		fprintf(stderr, "jbusd: --request-timeout (%llu ms) is above --max-request-timeout "
+				"(%llu ms)\nTry 'jbusd --help' for more information.\n",
+			(unsigned long long)cfg.request_timeout_ms,
+			(unsigned long long)cfg.max_request_timeout_ms);
+		return EXIT_USAGE;
+	}
 	if (!cfg.socket_path) {
 		if (sockpath_default(path, sizeof(path)) < 0) {
 			fprintf(stderr, "jbusd: default socket path is too long\n");

@@ -192,6 +192,26 @@ void router_unsubscribe_all(struct router *r, struct list_head *owner_subs)
 		sub_free(r, list_first_entry(owner_subs, struct sub, owner_link));
 }
 
+size_t router_sub_pattern(const struct sub *s, char *buf, size_t cap)
+{
+	const struct tnode *t;
+	size_t len = 0, pos;
+
+	/* levels are known from leaf to root: measure, then fill from the end */
+	for (t = s->node; t->parent; t = t->parent)
+		len += t->len + (t->parent->parent ? 1 : 0);
+	if (len > cap)
+		return 0;
+	pos = len;
+	for (t = s->node; t->parent; t = t->parent) {
+		pos -= t->len;
+		memcpy(buf + pos, t->level, t->len);
+		if (t->parent->parent)
+			buf[--pos] = '/';
+	}
+	return len;
+}
+
 static void emit(const struct tnode *t, router_match_fn fn, void *ud)
 {
 	struct sub *s;

@@ -42,6 +42,9 @@ int router_subscribe(struct router *r, struct list_head *owner_subs, void *owner
 int router_unsubscribe(struct router *r, struct list_head *owner_subs, const char *pat, size_t n);
 void router_unsubscribe_all(struct router *r, struct list_head *owner_subs);
 
+/* Writes the pattern of s into buf (at most cap bytes, TOPIC_MAX fits any); returns its length. */
+size_t router_sub_pattern(const struct sub *s, char *buf, size_t cap);
+
 /*
  * Calls fn(owner, ud) once per matching subscription of topic t. An owner
  * with several matching patterns is reported once per pattern: the caller

@@ -223,11 +223,28 @@ void wire_build_welcome(struct wire_buf *b, struct wire_raw id, const char *name
 	wire_buf_puts(b, "}\n");
 }
 
+static void build_msg(struct wire_buf *b, const char *topic, size_t topic_len, const char *from,
+		      size_t from_len, const char *to, size_t to_len, struct wire_raw data,
+		      const char *end);
+
 void wire_build_msg(struct wire_buf *b, const char *topic, size_t topic_len, const char *from,
 		    size_t from_len, const char *to, size_t to_len, struct wire_raw data)
 {
+	build_msg(b, topic, topic_len, from, from_len, to, to_len, data, "}\n");
+}
+
+void wire_build_msg_retained(struct wire_buf *b, const char *topic, size_t topic_len,
+			     const char *from, size_t from_len, struct wire_raw data)
+{
+	build_msg(b, topic, topic_len, from, from_len, NULL, 0, data, WIRE_RETAINED_SUFFIX);
+}
+
+static void build_msg(struct wire_buf *b, const char *topic, size_t topic_len, const char *from,
+		      size_t from_len, const char *to, size_t to_len, struct wire_raw data,
+		      const char *end)
+{
 	static const char head[] = "{\"op\":\"msg\"";
-	size_t need = sizeof(head) + 32 + wire_jstr_len(from, from_len) +
+	size_t need = sizeof(head) + 48 + wire_jstr_len(from, from_len) +
 		      (data.len ? data.len : 4);
 
 	if (topic)
@@ -252,7 +269,7 @@ void wire_build_msg(struct wire_buf *b, const char *topic, size_t topic_len, con
 		wire_buf_put(b, data.p, data.len);
 	else
 		wire_buf_puts(b, "null");
-	wire_buf_puts(b, "}\n");
+	wire_buf_puts(b, end);
 }
 
 void wire_build_hello(struct wire_buf *b, const char *name, size_t name_len, struct wire_raw will)
@@ -338,6 +355,23 @@ void wire_build_req(struct wire_buf *b, const char *to, size_t to_len, struct wi
 			 (unsigned long long)timeout_ms);
 	build_data_op(b, "{\"op\":\"req\"", ",\"to\":", to, to_len, data, id,
 		      timeout_ms ? extra : NULL);
+}
+
+void wire_build_req_in(struct wire_buf *b, const char *from, size_t from_len, uint64_t tid,
+		       struct wire_raw data)
+{
+	if (!wire_buf_reserve(b, 64 + wire_jstr_len(from, from_len) + data.len))
+		return;
+	wire_buf_puts(b, "{\"op\":\"req\",\"from\":");
+	wire_buf_put_jstr(b, from, from_len);
+	wire_buf_puts(b, ",\"id\":");
+	wire_buf_put_u64(b, tid);
+	wire_buf_puts(b, ",\"data\":");
+	if (data.len)
+		wire_buf_put(b, data.p, data.len);
+	else
+		wire_buf_puts(b, "null");
+	wire_buf_puts(b, "}\n");
 }
 
 void wire_build_reply(struct wire_buf *b, struct wire_raw id, const char *from, size_t from_len,

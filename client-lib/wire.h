@@ -179,6 +179,18 @@ struct wire_raw {
 	size_t len;
 };
 
+/* The raw span of a scanned value (empty when absent). */
+static inline struct wire_raw wire_raw_of(const struct wire_value *v)
+{
+	struct wire_raw r = { 0, 0 };
+
+	if (v && v->type != WIRE_T_ABSENT) {
+		r.p = v->p;
+		r.len = v->len;
+	}
+	return r;
+}
+
 /* Each builder appends one complete frame, '\n' included. */
 void wire_build_ok(struct wire_buf *b, struct wire_raw id, const uint64_t *delivered);
 /* extra: NULL, or members appended verbatim after "message" (e.g. "\"supported\":[1]"). */
@@ -195,6 +207,10 @@ void wire_build_welcome(struct wire_buf *b, struct wire_raw id, const char *name
  */
 void wire_build_msg(struct wire_buf *b, const char *topic, size_t topic_len, const char *from,
 		    size_t from_len, const char *to, size_t to_len, struct wire_raw data);
+/* The same with "retained":true last: a replayed retained message. */
+#define WIRE_RETAINED_SUFFIX ",\"retained\":true}\n"
+void wire_build_msg_retained(struct wire_buf *b, const char *topic, size_t topic_len,
+			     const char *from, size_t from_len, struct wire_raw data);
 
 /*
  * Client-side frames. topic/name/to are JSON-escaped here; data is raw
@@ -214,6 +230,9 @@ void wire_build_pub(struct wire_buf *b, const char *topic, size_t topic_len, str
 /* {"op":"req","to":..,"id":..[,"data":..][,"timeout_ms":..]}; timeout_ms 0: none. */
 void wire_build_req(struct wire_buf *b, const char *to, size_t to_len, struct wire_raw data,
 		    uint64_t timeout_ms, struct wire_raw id);
+/* Broker to target: {"op":"req","from":..,"id":<tid>,"data":..} (data null when absent). */
+void wire_build_req_in(struct wire_buf *b, const char *from, size_t from_len, uint64_t tid,
+		       struct wire_raw data);
 /*
  * {"op":"reply","id":..[,"from":..],"data":..} or, when code is not NULL,
  * {"op":"reply","id":..[,"from":..],"error":{"code":..,"message":..}}.

@@ -1,0 +1,78 @@
+/*
+ * Wills and presence events (see presence.h). Ends are collected during
+ * the turn (b->ending, filled by the client close path, which may run in
+ * the middle of routing) and published here, from the end-of-turn hook,
+ * will first, then the disconnected event.
+ */
+#include "presence.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "broker.h"
+#include "client.h"
+#include "log.h"
+#include "publish.h"
+#include "retain.h"
+
+#define TOPIC_CONNECTED "$SYS/client/connected"
+#define TOPIC_DISCONNECTED "$SYS/client/disconnected"
+
+static void publish_event(struct client *c, const char *topic, const char *reason)
+{
+	struct broker *b = c->b;
+	struct wire_buf wb;
+	char ids[96];
+
+	wire_buf_init(&wb, 0);
+	wire_buf_puts(&wb, "{\"name\":");
+	wire_buf_put_jstr(&wb, c->name.name, c->name.len);
+	snprintf(ids, sizeof(ids), ",\"pid\":%d,\"uid\":%u,\"gid\":%u", (int)c->pid,
+		 (unsigned)c->uid, (unsigned)c->gid);
+	wire_buf_puts(&wb, ids);
+	if (reason) {
+		wire_buf_puts(&wb, ",\"reason\":");
+		wire_buf_puts(&wb, "\"");
+		wire_buf_puts(&wb, reason);
+		wire_buf_puts(&wb, "\"");
+	}
+	wire_buf_puts(&wb, "}");
+	if (!wire_buf_failed(&wb))
+		publish_route(b, NULL, topic, strlen(topic), (struct wire_raw){ wb.p, wb.len },
+			      "sys");
+	wire_buf_free(&wb);
+}
+
+void presence_connected(struct client *c)
+{
+	if (!c->b->stopping)
+		publish_event(c, TOPIC_CONNECTED, NULL);
+}
+
+static void publish_will(struct client *c)
+{
+	struct broker *b = c->b;
+	struct wire_raw data = { c->will.data, c->will.data_len };
+
+	if (c->will.retain &&
+	    retain_set(&b->retained, c->will.topic, c->will.topic_len, c->name.name, c->name.len,
+		       data) == RETAIN_E_LIMIT)
+		log_warn("will not retained: retained bounds reached client=%s topic=%s",
+			 c->name.name, c->will.topic);
+	publish_route(b, c, c->will.topic, c->will.topic_len, data, "will");
+	b->stats.msgs_routed++;
+}
+
+void presence_flush(struct broker *b)
+{
+	while (!list_empty(&b->ending)) {
+		struct client *c = list_first_entry(&b->ending, struct client, end_link);
+
+		list_del(&c->end_link);
+		if (b->stopping)
+			continue;
+		if (c->will.topic && c->end != END_BYE)
+			publish_will(c);
+		publish_event(c, TOPIC_DISCONNECTED, client_end_name((enum client_end)c->end));
+	}
+}
