@@ -164,9 +164,12 @@ static void refuse(struct broker *b, int fd, const char *code, const char *msg)
 
 	wire_buf_init(&wb, 0);
 	wire_build_error(&wb, none, code, msg, NULL);
-	if (!wire_buf_failed(&wb) &&
-	    send(fd, wb.p, wb.len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
-		/* nothing to do: the peer learns from the close */
+	if (!wire_buf_failed(&wb)) {
+		/* best effort: if it does not fit, the peer still learns from the close */
+		ssize_t n = send(fd, wb.p, wb.len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		b->stats.errors++;
+		if (n > 0)
+			b->stats.bytes_out += (size_t)n;
 	}
 	wire_buf_free(&wb);
 	safe_close(fd);

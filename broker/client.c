@@ -132,16 +132,18 @@ bool client_queue(struct client *c, struct frame *f)
 	return true;
 }
 
-void client_queue_buf(struct client *c, struct wire_buf *b)
+bool client_queue_buf(struct client *c, struct wire_buf *b)
 {
 	struct frame *f = frame_from_buf(b);
+	bool queued;
 
 	if (!f) {
 		client_close(c, "out of memory", END_ERROR);
-		return;
+		return false;
 	}
-	client_queue(c, f);
+	queued = client_queue(c, f);
 	frame_unref(f);
+	return queued;
 }
 
 static void verror(struct client *c, const struct wire_value *id, const char *code,

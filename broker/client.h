@@ -94,8 +94,8 @@ void client_error(struct client *c, const struct wire_value *id, const char *cod
 /* Like client_error with extra members (see wire_build_error). */
 void client_error_extra(struct client *c, const struct wire_value *id, const char *code,
 			const char *extra, const char *fmt, ...) _printf_(5, 6);
-/* Queues a small frame built by the caller into b (FRAME_HEADROOM). */
-void client_queue_buf(struct client *c, struct wire_buf *b);
+/* Queues a frame built by the caller into b (FRAME_HEADROOM); true if queued. */
+bool client_queue_buf(struct client *c, struct wire_buf *b);
 
 /* Stop reading, release the name, stop deliveries, flush then close. */
 void client_linger(struct client *c, bool restart_on_progress, enum client_end why);

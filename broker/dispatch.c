@@ -204,9 +204,11 @@ static void do_send(struct client *c, const struct wire_env *env)
 		client_close(c, "out of memory", END_ERROR);
 		return;
 	}
-	monitor_routed(b, "send", c, &target, 1, NULL, 0, data, (struct wire_raw){ 0 });
-	if (client_queue(target, f))
+	bool queued = client_queue(target, f);
+	if (queued)
 		b->stats.deliveries++;
+	/* "to" lists who it was queued to: not a target it just made a slow consumer */
+	monitor_routed(b, "send", c, &target, queued, NULL, 0, data, (struct wire_raw){ 0 });
 	frame_unref(f);
 	b->stats.msgs_routed++;
 	if (client_active(c))

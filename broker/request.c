@@ -193,8 +193,9 @@ void request_handle_req(struct client *c, const struct wire_env *env)
 	}
 	wire_buf_init(&wb, FRAME_HEADROOM);
 	wire_build_req_in(&wb, c->name.name, c->name.len, r->tid, data);
-	monitor_routed(b, "req", c, &target, 1, NULL, 0, data, (struct wire_raw){ 0 });
-	client_queue_buf(target, &wb);
+	/* if this makes the target a slow consumer, its cleanup answers no_reply */
+	bool queued = client_queue_buf(target, &wb);
+	monitor_routed(b, "req", c, &target, queued, NULL, 0, data, (struct wire_raw){ 0 });
 }
 
 void request_handle_reply(struct client *c, const struct wire_env *env)
@@ -249,8 +250,8 @@ void request_handle_reply(struct client *c, const struct wire_env *env)
 	wire_buf_init(&wb, FRAME_HEADROOM);
 	wire_build_reply(&wb, rid, c->name.name, c->name.len, rdata, NULL, NULL, rerr);
 	request_unlink(b, r);
-	monitor_routed(b, "reply", c, &r->requester, 1, NULL, 0, rdata, rerr);
-	client_queue_buf(r->requester, &wb);
+	bool queued = client_queue_buf(r->requester, &wb);
+	monitor_routed(b, "reply", c, &r->requester, queued, NULL, 0, rdata, rerr);
 	free(r);
 }
 

@@ -350,6 +350,30 @@ static int load_line(struct retain_store *rs, const char *line, size_t n, const 
 	return store(rs, find(rs, t, tn), t, tn, f, fn, data);
 }
 
+/* A first start must still be able to save later: find out now, not in a second. */
+static int check_writable(struct retain_store *rs, char *err, size_t errlen)
+{
+	char tmp[4096];
+	int fd, r;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", rs->path) >= (int)sizeof(tmp)) {
+		snprintf(err, errlen, "retain file path %s is too long", rs->path);
+		return -ENAMETOOLONG;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 && errno == EEXIST)
+		return 0; /* a leftover of an interrupted save: the directory is writable */
+	if (fd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "cannot create files next to retain file %s: %s", rs->path,
+			 strerror(errno));
+		return r;
+	}
+	close(fd);
+	unlink(tmp);
+	return 0;
+}
+
 int retain_load(struct retain_store *rs, char *err, size_t errlen)
 {
 	struct wire_cursor cur = { 0, 0 };
@@ -365,7 +389,7 @@ int retain_load(struct retain_store *rs, char *err, size_t errlen)
 	fd = open(rs->path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno == ENOENT)
-			return 0; /* first start */
+			return check_writable(rs, err, errlen); /* first start */
 		r = -errno;
 		snprintf(err, errlen, "cannot open retain file %s: %s", rs->path, strerror(errno));
 		return r;
