@@ -269,6 +269,27 @@ static void client_on_timer(struct timer *t)
 	}
 }
 
+static void client_read(struct client *c);
+
+/*
+ * The peer can no longer read, but what it wrote before it closed still
+ * counts (a script that sends hello, pub, bye and exits at once): handle
+ * the frames left in the socket, bounded, before the connection goes.
+ * Their answers have nowhere to go and are dropped with the queue.
+ */
+static void drain_departed(struct client *c)
+{
+	for (int i = 0; i < 64 && (c->state == CLIENT_HANDSHAKE || c->state == CLIENT_ACTIVE);
+	     i++) {
+		uint32_t before = c->in_len;
+		uint64_t frames = c->frames_in, bytes = c->b->stats.bytes_in;
+		client_read(c);
+		if (c->b->stats.bytes_in == bytes && c->frames_in == frames && c->in_len == before)
+			break; /* nothing more to read */
+	}
+	outq_clear(&c->out);
+}
+
 void client_flush(struct client *c)
 {
 	struct broker *b = c->b;
@@ -280,6 +301,7 @@ void client_flush(struct client *c)
 	r = outq_write(&c->out, c->w.fd, BROKER_WRITE_CHUNK, &written);
 	b->stats.bytes_out += written;
 	if (r < 0) {
+		drain_departed(c);
 		client_close(c, "write error", END_CLOSED);
 		return;
 	}
