@@ -1,6 +1,7 @@
 /*
  * libjbus connection: socket, handshake, buffered I/O, frame dispatch,
- * local subscription table and reconnect (public API in jbus.h).
+ * local subscription table and reconnect (public API in jbus.h). Frames of
+ * requests, replies and monitors go on to request.c.
  *
  * Everything here is non-blocking; the blocking helpers in sync.c are a
  * poll() loop around jbus_conn_dispatch(). Output is appended to one buffer
@@ -25,7 +26,6 @@
 #define CONN_AUTOFLUSH (64 * 1024)
 #define CONN_READ_CHUNK (64 * 1024)
 #define CONN_READS_PER_DISPATCH 4
-#define CONN_BACKOFF_MIN_MS 100
 #define CONN_BACKOFF_MAX_MS 5000
 
 int64_t conn_now_ms(void)
@@ -34,6 +34,14 @@ int64_t conn_now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct wire_raw conn_next_id(jbus_conn *c, char *buf)
+{
+	struct wire_raw id = { buf, 0 };
+
+	id.len = (size_t)snprintf(buf, 24, "%llu", (unsigned long long)++c->last_id);
+	return id;
 }
 
 /* section: sockets and lifecycle */
@@ -56,14 +64,17 @@ static int sock_connect(const char *path, int *fdp)
 	return 0;
 }
 
-static void set_state(jbus_conn *c, enum jbus_state st)
+void conn_set_state(jbus_conn *c, enum jbus_state st)
 {
 	c->state = st;
 	if (c->on_state)
 		c->on_state(c, st, c->state_ud);
 }
 
-/* Queue hello and every live subscription on a fresh socket. */
+/*
+ * Queue hello, every live subscription (each with an id: the retained
+ * messages after its ok are its own) and the monitor on a fresh socket.
+ */
 static int start_session(jbus_conn *c)
 {
 	struct wire_raw none = { 0 };
@@ -75,7 +86,10 @@ static int start_session(jbus_conn *c)
 	wire_build_hello(&c->out, c->want_name, c->want_name ? strlen(c->want_name) : 0, c->will);
 	list_for_each_entry(s, &c->subs, link)
 		if (!s->dead)
-			wire_build_topic_op(&c->out, "sub", s->pattern, s->len, none);
+			wire_build_topic_op(&c->out, "sub", s->pattern, s->len,
+					    conn_next_id(c, s->ok_id));
+	if (c->monitor)
+		wire_build_simple(&c->out, "monitor", none);
 	return wire_buf_failed(&c->out) ? -ENOMEM : 0;
 }
 
@@ -92,7 +106,7 @@ static int try_connect(jbus_conn *c)
 	c->name[0] = '\0';
 	c->has_err = false;
 	c->hs_result = 0;
-	set_state(c, JBUS_STATE_CONNECTING);
+	conn_set_state(c, JBUS_STATE_CONNECTING);
 	return 0;
 }
 
@@ -123,6 +137,7 @@ int conn_lost(jbus_conn *c, int err)
 	c->in_len = 0;
 	c->cur.pos = c->cur.scanned = 0;
 	c->backlog = false;
+	c->replay_to = NULL;
 	if (c->sync.active && !c->sync.done) {
 		c->sync.done = true;
 		c->sync.result = err;
@@ -133,11 +148,12 @@ int conn_lost(jbus_conn *c, int err)
 		c->backoff_ms = c->backoff_ms * 2 > CONN_BACKOFF_MAX_MS ? CONN_BACKOFF_MAX_MS
 									: c->backoff_ms * 2;
 	}
-	set_state(c, JBUS_STATE_DISCONNECTED);
+	conn_set_state(c, JBUS_STATE_DISCONNECTED);
+	req_lost(c);
 	return err;
 }
 
-static int conn_create(jbus_conn **cp, const char *path, const char *name)
+static int conn_create(jbus_conn **cp, const char *path, const char *name, struct wire_raw will)
 {
 	char def[SOCKPATH_MAX + 2];
 	jbus_conn *c;
@@ -163,10 +179,13 @@ static int conn_create(jbus_conn **cp, const char *path, const char *name)
 	c->state = JBUS_STATE_DISCONNECTED;
 	c->backoff_ms = CONN_BACKOFF_MIN_MS;
 	list_init(&c->subs);
+	list_init(&c->reqs);
 	wire_buf_init(&c->out, 0);
 	c->path = strdup(path);
 	c->want_name = name ? strdup(name) : NULL;
-	if (!c->path || (name && !c->want_name)) {
+	c->will.len = will.len;
+	c->will.p = will.len ? strndup(will.p, will.len) : NULL;
+	if (!c->path || (name && !c->want_name) || (will.len && !c->will.p)) {
 		jbus_conn_free(c);
 		return -ENOMEM;
 	}
@@ -174,7 +193,7 @@ static int conn_create(jbus_conn **cp, const char *path, const char *name)
 	return 0;
 }
 
-JBUS_EXPORT int jbus_conn_open(jbus_conn **cp, const char *path, const char *name)
+int conn_open(jbus_conn **cp, const char *path, const char *name, struct wire_raw will)
 {
 	jbus_conn *c;
 	int r;
@@ -182,7 +201,7 @@ JBUS_EXPORT int jbus_conn_open(jbus_conn **cp, const char *path, const char *nam
 	if (!cp)
 		return -EINVAL;
 	*cp = NULL;
-	r = conn_create(&c, path, name);
+	r = conn_create(&c, path, name, will);
 	if (r < 0)
 		return r;
 	r = try_connect(c);
@@ -192,6 +211,13 @@ JBUS_EXPORT int jbus_conn_open(jbus_conn **cp, const char *path, const char *nam
 	}
 	*cp = c;
 	return 0;
+}
+
+JBUS_EXPORT int jbus_conn_open(jbus_conn **cp, const char *path, const char *name)
+{
+	struct wire_raw none = { 0 };
+
+	return conn_open(cp, path, name, none);
 }
 
 static void lsub_free_all(jbus_conn *c)
@@ -210,11 +236,14 @@ JBUS_EXPORT jbus_conn *jbus_conn_free(jbus_conn *c)
 		return NULL;
 	safe_close(c->fd);
 	lsub_free_all(c);
+	req_free_all(c);
 	wire_buf_free(&c->out);
 	free(c->in);
 	free(c->data_buf);
 	free(c->path);
 	free(c->want_name);
+	free((char *)c->will.p);
+	free(c->sync.answer);
 	free(c);
 	return NULL;
 }
@@ -278,13 +307,7 @@ JBUS_EXPORT void jbus_conn_on_state(jbus_conn *c, jbus_state_fn fn, void *userda
 
 JBUS_EXPORT bool jbus_conn_last_error(const jbus_conn *c, const char **code, const char **message)
 {
-	if (!c || !c->has_err)
-		return false;
-	if (code)
-		*code = c->err_code;
-	if (message)
-		*message = c->err_msg;
-	return true;
+	return c && c->has_err && conn_error_out(c->err_code, c->err_msg, code, message);
 }
 
 /* section: output */
@@ -355,177 +378,6 @@ int conn_queue_end(jbus_conn *c, size_t mark)
 
 /* section: input */
 
-static void deliver(jbus_conn *c, struct jbus_msg *m)
-{
-	bool matched = false;
-	unsigned gen = c->gen;
-	struct lsub *s;
-
-	if (m->topic) {
-		size_t tn = strlen(m->topic);
-		list_for_each_entry(s, &c->subs, link) {
-			if (s->dead || !topic_match(s->pattern, s->len, m->topic, tn))
-				continue;
-			matched = true;
-			s->fn(c, m, s->ud);
-			if (c->free_pending || c->gen != gen)
-				break;
-		}
-	}
-	if (!matched && c->on_msg && !c->free_pending && c->gen == gen)
-		c->on_msg(c, m, c->msg_ud);
-}
-
-static int copy_string(const struct wire_value *v, char *buf, size_t cap, const char **out)
-{
-	const char *s;
-	size_t n;
-
-	if (v->type != WIRE_T_STRING || wire_string(v, buf, cap - 1, &s, &n) != 0)
-		return JBUS_E_PROTOCOL;
-	if (s != buf)
-		memcpy(buf, s, n);
-	buf[n] = '\0';
-	*out = buf;
-	return 0;
-}
-
-static int on_msg_frame(jbus_conn *c, const struct wire_env *env, const char *line, size_t n)
-{
-	struct jbus_msg m = { .c = c, .frame = line, .frame_len = n };
-	const struct wire_value *d = &env->f[WF_DATA];
-
-	if (copy_string(&env->f[WF_FROM], c->from_buf, sizeof(c->from_buf), &m.from) < 0)
-		return JBUS_E_PROTOCOL;
-	if (env->f[WF_TOPIC].type != WIRE_T_ABSENT &&
-	    copy_string(&env->f[WF_TOPIC], c->topic_buf, sizeof(c->topic_buf), &m.topic) < 0)
-		return JBUS_E_PROTOCOL;
-	if (env->f[WF_TO].type != WIRE_T_ABSENT &&
-	    copy_string(&env->f[WF_TO], c->to_buf, sizeof(c->to_buf), &m.to) < 0)
-		return JBUS_E_PROTOCOL;
-	if (d->type == WIRE_T_ABSENT) {
-		m.data_raw = "null";
-		m.data_len = 4;
-	} else {
-		m.data_raw = d->p;
-		m.data_len = d->len;
-	}
-	deliver(c, &m);
-	if (m.json)
-		json_object_put(m.json);
-	return 0;
-}
-
-/* Does the frame's id answer the pending synchronous call? */
-static bool is_sync_reply(const jbus_conn *c, const struct wire_value *id)
-{
-	size_t n = strlen(c->sync.id);
-
-	return c->sync.active && !c->sync.done && id->type == WIRE_T_NUMBER && id->len == n &&
-	       memcmp(id->p, c->sync.id, n) == 0;
-}
-
-static void record_error(jbus_conn *c, const struct wire_env *env)
-{
-	const char *s;
-
-	if (copy_string(&env->f[WF_CODE], c->err_code, sizeof(c->err_code), &s) < 0)
-		snprintf(c->err_code, sizeof(c->err_code), "unknown");
-	if (copy_string(&env->f[WF_MESSAGE], c->err_msg, sizeof(c->err_msg), &s) < 0)
-		c->err_msg[0] = '\0';
-	c->has_err = true;
-}
-
-static int handshake_result(const char *code)
-{
-	if (!strcmp(code, "name_taken"))
-		return JBUS_E_NAME_TAKEN;
-	if (!strcmp(code, "bad_name"))
-		return JBUS_E_BAD_NAME;
-	if (!strcmp(code, "limit_reached"))
-		return JBUS_E_LIMIT;
-	return JBUS_E_HANDSHAKE;
-}
-
-static int on_error_frame(jbus_conn *c, const struct wire_env *env)
-{
-	const struct wire_value *id = &env->f[WF_ID];
-
-	if (is_sync_reply(c, id)) {
-		record_error(c, env);
-		c->sync.done = true;
-		c->sync.result = JBUS_E_BROKER;
-		return 0;
-	}
-	if (c->state == JBUS_STATE_CONNECTING) {
-		/* the broker closes after this; the EOF reports it */
-		record_error(c, env);
-		c->hs_result = handshake_result(c->err_code);
-		return 0;
-	}
-	if (c->on_error) {
-		char code[64], msg[512], idbuf[128];
-		const char *pc, *pm, *pid = NULL;
-		if (copy_string(&env->f[WF_CODE], code, sizeof(code), &pc) < 0)
-			pc = "unknown";
-		if (copy_string(&env->f[WF_MESSAGE], msg, sizeof(msg), &pm) < 0)
-			pm = "";
-		if (id->type != WIRE_T_ABSENT && id->len < sizeof(idbuf)) {
-			memcpy(idbuf, id->p, id->len);
-			idbuf[id->len] = '\0';
-			pid = idbuf;
-		}
-		c->on_error(c, pc, pm, pid, c->error_ud);
-	}
-	return 0;
-}
-
-static int on_welcome(jbus_conn *c, const struct wire_env *env)
-{
-	const struct wire_value *mf = &env->f[WF_MAX_FRAME];
-	const char *s;
-
-	if (copy_string(&env->f[WF_NAME], c->name, sizeof(c->name), &s) < 0)
-		return JBUS_E_PROTOCOL;
-	c->max_frame = mf->type == WIRE_T_NUMBER ? strtoull(mf->p, NULL, 10) : 0;
-	c->backoff_ms = CONN_BACKOFF_MIN_MS;
-	/* conn_new returns after the welcome: what came with it waits for the
-	 * caller's callbacks instead of being dispatched to none */
-	if (c->pause_after_welcome) {
-		c->pause_after_welcome = false;
-		c->backlog = true;
-	}
-	set_state(c, JBUS_STATE_CONNECTED);
-	return 0;
-}
-
-static int handle_frame(jbus_conn *c, char *line, size_t n)
-{
-	struct wire_env env;
-	const struct wire_value *op;
-
-	if (wire_scan(line, n, &env, NULL) != 0)
-		return JBUS_E_PROTOCOL;
-	op = &env.f[WF_OP];
-	line[n] = '\0'; /* the '\n' (or '\r') is consumed: frames are handed out as C strings */
-	if (wire_value_is(op, "msg"))
-		return on_msg_frame(c, &env, line, n);
-	if (wire_value_is(op, "ok") || wire_value_is(op, "pong")) {
-		if (is_sync_reply(c, &env.f[WF_ID])) {
-			const struct wire_value *d = &env.f[WF_DELIVERED];
-			c->sync.delivered = d->type == WIRE_T_NUMBER ? strtoull(d->p, NULL, 10) : 0;
-			c->sync.done = true;
-			c->sync.result = 0;
-		}
-		return 0;
-	}
-	if (wire_value_is(op, "error"))
-		return on_error_frame(c, &env);
-	if (wire_value_is(op, "welcome"))
-		return on_welcome(c, &env);
-	return 0; /* ops of later protocol revisions: ignored */
-}
-
 /* Largest line accepted from the broker: a msg carries a client's whole
  * frame plus its envelope, so allow twice max_frame and some. */
 static size_t recv_limit(const jbus_conn *c)
@@ -574,10 +426,13 @@ static int drain(jbus_conn *c, unsigned gen, bool *stop)
 			break;
 		if (r != 0)
 			return JBUS_E_PROTOCOL;
-		r = handle_frame(c, c->in + (line - c->in), len);
+		r = frame_handle(c, c->in + (line - c->in), len);
 		if (r < 0)
 			return r;
 		handled++;
+		/* a pause with nothing behind the welcome leaves nothing to wait for */
+		if (c->backlog && c->cur.pos == c->in_len)
+			c->backlog = false;
 		if (c->free_pending || c->gen != gen || c->backlog) {
 			*stop = true;
 			return handled;
@@ -653,6 +508,8 @@ static void sweep_subs(jbus_conn *c)
 
 	list_for_each_entry_safe(s, tmp, &c->subs, link) {
 		if (s->dead) {
+			if (c->replay_to == s)
+				c->replay_to = NULL;
 			list_del(&s->link);
 			free(s);
 		}
@@ -762,68 +619,4 @@ void conn_write_final(jbus_conn *c)
 {
 	if (c->fd >= 0)
 		conn_write(c);
-}
-
-/* section: messages */
-
-JBUS_EXPORT const char *jbus_msg_topic(const jbus_msg *m)
-{
-	return m->topic;
-}
-
-JBUS_EXPORT const char *jbus_msg_from(const jbus_msg *m)
-{
-	return m->from;
-}
-
-JBUS_EXPORT const char *jbus_msg_to(const jbus_msg *m)
-{
-	return m->to;
-}
-
-JBUS_EXPORT const char *jbus_msg_data(const jbus_msg *m, size_t *len)
-{
-	struct jbus_msg *mm = (struct jbus_msg *)m;
-	jbus_conn *c = m->c;
-
-	if (!mm->data) {
-		/* a copy: the span sits inside the frame, which stays whole for jbus_msg_frame */
-		if (c->data_cap < m->data_len + 1) {
-			char *p = realloc(c->data_buf, m->data_len + 1);
-			if (!p)
-				return NULL;
-			c->data_buf = p;
-			c->data_cap = m->data_len + 1;
-		}
-		memcpy(c->data_buf, m->data_raw, m->data_len);
-		c->data_buf[m->data_len] = '\0';
-		mm->data = c->data_buf;
-	}
-	if (len)
-		*len = m->data_len;
-	return m->data;
-}
-
-JBUS_EXPORT json_object *jbus_msg_json(const jbus_msg *m)
-{
-	struct jbus_msg *mm = (struct jbus_msg *)m;
-
-	if (!mm->json) {
-		size_t n;
-		const char *d = jbus_msg_data(m, &n);
-		json_tokener *tok = d ? json_tokener_new_ex(WIRE_MAX_DEPTH + 1) : NULL;
-		if (!tok)
-			return NULL;
-		/* the NUL is part of the input: it ends a top-level number */
-		mm->json = json_tokener_parse_ex(tok, d, (int)n + 1);
-		json_tokener_free(tok);
-	}
-	return mm->json;
-}
-
-JBUS_EXPORT const char *jbus_msg_frame(const jbus_msg *m, size_t *len)
-{
-	if (len)
-		*len = m->frame_len;
-	return m->frame;
 }

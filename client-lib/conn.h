@@ -1,6 +1,8 @@
 /*
  * Internals of a libjbus connection, shared by conn.c (I/O, dispatch),
- * ops.c (operations) and sync.c (blocking helpers). Not installed.
+ * frame.c (what each frame from the broker does, message accessors),
+ * ops.c (operations), sync.c (blocking helpers) and request.c (requests,
+ * serving, introspection). Not installed.
  */
 #pragma once
 
@@ -13,6 +15,7 @@
 
 #define CONN_OUT_MAX (64u * 1024 * 1024) /* queued output before -ENOBUFS */
 #define CONN_CONNECT_TIMEOUT_MS 5000
+#define CONN_BACKOFF_MIN_MS 100
 
 /* A local subscription: the broker knows the pattern, we keep the callback. */
 struct lsub {
@@ -20,6 +23,9 @@ struct lsub {
 	jbus_msg_fn fn;
 	void *ud;
 	bool dead; /* unsubscribed during dispatch; freed when it returns */
+	/* id of the sub frame whose ok is awaited: the retained messages that
+	 * follow that ok are this pattern's alone (see conn_set_replay) */
+	char ok_id[24];
 	size_t len;
 	char pattern[];
 };
@@ -33,6 +39,10 @@ struct jbus_msg {
 	json_object *json;    /* parsed on demand, put after the callbacks */
 	const char *frame;
 	size_t frame_len;
+	bool retained;        /* a retained message replayed after a sub */
+	uint64_t request_id;  /* a req to serve: the broker's id, else 0 */
+	const char *err_code; /* an error reply or a broker error: its code and */
+	const char *err_msg;  /* message (NUL-terminated), else NULL */
 };
 
 struct jbus_conn {
@@ -63,13 +73,22 @@ struct jbus_conn {
 		bool active, done;
 		int result;
 		unsigned long long delivered;
-		uint64_t seq;
 		char id[24];
+		char *answer; /* stats, clients: the answering frame (malloc'd) */
 	} sync;
+	uint64_t last_id; /* ids the library puts on frames: one counter for all */
 	bool has_err;
 	int hs_result; /* handshake refusal seen, reported at EOF */
 	char err_code[64];
-	char err_msg[256];
+	char err_msg[1024];
+
+	struct list_head reqs; /* struct pending (request.c): requests awaiting a reply */
+	jbus_msg_fn on_req;    /* serves requests; NULL: refused with "no_handler" */
+	void *req_ud;
+	jbus_msg_fn on_mon;    /* monitor frames; not NULL once jbus_monitor() succeeded */
+	void *mon_ud;
+	bool monitor;          /* re-sent with every hello (set by jbus_monitor) */
+	struct lsub *replay_to; /* retained messages now arriving are this pattern's */
 
 	bool reconnect;
 	int backoff_ms;
@@ -91,6 +110,10 @@ struct jbus_conn {
 };
 
 int64_t conn_now_ms(void);
+/* Set the state and tell the application's state callback. */
+void conn_set_state(jbus_conn *c, enum jbus_state st);
+/* The next library id, as JSON text in buf (at least 24 bytes). */
+struct wire_raw conn_next_id(jbus_conn *c, char *buf);
 int conn_lost(jbus_conn *c, int err);
 void conn_lost_retry(jbus_conn *c);
 void conn_write_final(jbus_conn *c);
@@ -105,12 +128,79 @@ int conn_write(jbus_conn *c);
 int conn_queue_begin(jbus_conn *c, size_t *mark);
 int conn_queue_end(jbus_conn *c, size_t mark);
 
+/* frame.c: handle one frame (line[n] is overwritten with a NUL). */
+int frame_handle(jbus_conn *c, char *line, size_t n);
+/* Decode string value v into buf (cap bytes, NUL included) and point *out at it. */
+int frame_copy_string(const struct wire_value *v, char *buf, size_t cap, const char **out);
+/* Fill m from a msg-like frame (from, topic, to, data, retained). */
+int frame_msg_init(jbus_conn *c, struct jbus_msg *m, const struct wire_env *env, const char *line,
+		  size_t n);
+/* Done with m: what the accessors made on demand is released. */
+void frame_msg_done(struct jbus_msg *m);
+
 /* ops.c: the operations with an optional id (raw JSON, len 0: none). */
 int ops_subscribe(jbus_conn *c, const char *pattern, jbus_msg_fn fn, void *userdata,
 		  struct wire_raw id);
 int ops_publish(jbus_conn *c, const char *topic, json_object *obj, const char *text, ssize_t len,
-		struct wire_raw id);
+		bool retain, struct wire_raw id);
 int ops_send(jbus_conn *c, const char *to, json_object *obj, const char *text, ssize_t len,
 	     struct wire_raw id);
-/* {"op":op} for ping and bye. */
+/* A req frame; timeout_ms 0: the broker's default. */
+int ops_req(jbus_conn *c, const char *to, const char *text, ssize_t len, uint64_t timeout_ms,
+	    struct wire_raw id);
+/* A reply frame: data text, or an error when code is not NULL. */
+int ops_reply(jbus_conn *c, unsigned long long request_id, const char *text, ssize_t len,
+	      const char *code, const char *message);
+/* {"op":op} for ping, bye, stats, clients and monitor. */
 int ops_simple(jbus_conn *c, const char *op, struct wire_raw id);
+/*
+ * Raw data for a frame: json-c's serialisation of obj, or text checked to
+ * be one JSON value (len -1: NUL-terminated; NULL: absent). *copy receives
+ * what to free (NULL if nothing). Returns 0, JBUS_E_BAD_JSON or -ENOMEM.
+ */
+int ops_data_raw(json_object *obj, const char *text, ssize_t len, struct wire_raw *out,
+		 char **copy);
+
+/* sync.c */
+/* A synchronous call's id: the answer to it ends sync_finish(). */
+struct wire_raw sync_begin(jbus_conn *c);
+/* Wait for the answer to the call queued with result queued (< 0: failed at once). */
+int sync_finish(jbus_conn *c, int queued, int timeout_ms, unsigned long long *delivered);
+/*
+ * The blocking loop: dispatch, ask until() whether to stop (it sees
+ * dispatch's result and sets the return value), else sleep in poll()
+ * until I/O, a library timer or the deadline (on_timeout is returned
+ * then). A handle a callback closed meanwhile stays allocated (the result
+ * is JBUS_E_CLOSED) until sync_release(), which frees it; the caller may
+ * still tidy up in between.
+ */
+typedef bool (*until_fn)(jbus_conn *c, int dispatched, int *result, void *ud);
+int sync_run(jbus_conn *c, int timeout_ms, until_fn until, void *ud, int on_timeout);
+int sync_release(jbus_conn *c, int r);
+/* Connect and wait for the welcome, with will (len 0: none) in the hello. */
+int sync_conn_new(jbus_conn **cp, const char *path, const char *name, struct wire_raw will);
+
+/* conn.c: jbus_conn_open with a will (raw object text, copied; len 0: none). */
+int conn_open(jbus_conn **cp, const char *path, const char *name, struct wire_raw will);
+
+/* Hand out an error's code and message (either pointer may be NULL); returns true. */
+static inline bool conn_error_out(const char *code, const char *message, const char **codep,
+				  const char **messagep)
+{
+	if (codep)
+		*codep = code;
+	if (messagep)
+		*messagep = message;
+	return true;
+}
+
+/* request.c: the frames it handles, and the connection's end. */
+/* A frame of an op conn.c does not handle itself (req, reply, mon, stats, clients). */
+int req_frame(jbus_conn *c, const struct wire_value *op, const struct wire_env *env,
+	      const char *line, size_t n);
+/* An error frame: true when it answered a pending request (then handled). */
+bool req_error(jbus_conn *c, const struct wire_env *env, const char *line, size_t n);
+/* The connection is lost: every pending request fails with JBUS_E_CLOSED. */
+void req_lost(jbus_conn *c);
+/* Free the pending requests without calling back (jbus_conn_free). */
+void req_free_all(jbus_conn *c);

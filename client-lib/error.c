@@ -26,6 +26,7 @@ static const struct err_entry table[] = {
 	  "invalid client name (must match [A-Za-z0-9._-]{1,64})" },
 	{ JBUS_E_NAME_TAKEN, "JBUS_E_NAME_TAKEN", "the name is taken by a connected client" },
 	{ JBUS_E_LIMIT, "JBUS_E_LIMIT", "the broker refused the connection: limit reached" },
+	{ JBUS_E_REPLY, "JBUS_E_REPLY", "the target of the request answered with an error" },
 	{ -EINVAL, "EINVAL", "invalid argument" },
 	{ -ENOMEM, "ENOMEM", "out of memory" },
 	{ -ENOTCONN, "ENOTCONN", "not connected to the broker" },

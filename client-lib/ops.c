@@ -1,10 +1,12 @@
 /*
- * libjbus operations: subscribe, unsubscribe, publish, send. Each checks
- * its arguments locally (so a bad topic is an error value here, not a
- * round trip), appends one frame to the output buffer and returns.
+ * libjbus operations: subscribe, unsubscribe, publish, send, and the
+ * frames of requests and replies. Each checks its arguments locally (so a
+ * bad topic is an error value here, not a round trip), appends one frame
+ * to the output buffer and returns.
  */
 #include "conn.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "topic.h"
@@ -54,7 +56,11 @@ int ops_subscribe(jbus_conn *c, const char *pattern, jbus_msg_fn fn, void *userd
 		s->fn = fn;
 		s->ud = userdata;
 		/* already known to the broker; a synchronous caller still wants its ok */
-		return id.len ? queue_topic_op(c, "sub", pattern, n, id) : 0;
+		if (!id.len)
+			return 0;
+		memcpy(s->ok_id, id.p, id.len);
+		s->ok_id[id.len] = '\0';
+		return queue_topic_op(c, "sub", pattern, n, id);
 	}
 	s = malloc(sizeof(*s) + n + 1);
 	if (!s)
@@ -64,6 +70,13 @@ int ops_subscribe(jbus_conn *c, const char *pattern, jbus_msg_fn fn, void *userd
 	s->dead = false;
 	s->len = n;
 	memcpy(s->pattern, pattern, n + 1);
+	/* always an id: its ok tells which retained messages are this pattern's */
+	if (id.len) {
+		memcpy(s->ok_id, id.p, id.len);
+		s->ok_id[id.len] = '\0';
+	} else {
+		id = conn_next_id(c, s->ok_id);
+	}
 	r = queue_topic_op(c, "sub", pattern, n, id);
 	if (r < 0) {
 		free(s);
@@ -97,6 +110,8 @@ JBUS_EXPORT int jbus_unsubscribe(jbus_conn *c, const char *pattern)
 	if (c->depth) {
 		s->dead = true; /* dispatch may be iterating the table */
 	} else {
+		if (c->replay_to == s)
+			c->replay_to = NULL;
 		list_del(&s->link);
 		free(s);
 	}
@@ -104,13 +119,12 @@ JBUS_EXPORT int jbus_unsubscribe(jbus_conn *c, const char *pattern)
 }
 
 /*
- * Raw data for a frame: json-c's serialisation, or the caller's text
- * checked to be one JSON value. Line breaks can only be whitespace outside
- * strings in valid JSON; they are turned into spaces so the frame stays one
- * line (*copy then holds the text to free).
+ * Line breaks can only be whitespace outside strings in valid JSON; they
+ * are turned into spaces so the frame stays one line (*copy then holds the
+ * text to free).
  */
-static int data_raw(json_object *obj, const char *text, ssize_t len, struct wire_raw *out,
-		    char **copy)
+int ops_data_raw(json_object *obj, const char *text, ssize_t len, struct wire_raw *out,
+		 char **copy)
 {
 	*copy = NULL;
 	if (obj) {
@@ -143,7 +157,7 @@ static int data_raw(json_object *obj, const char *text, ssize_t len, struct wire
 }
 
 int ops_publish(jbus_conn *c, const char *topic, json_object *obj, const char *text, ssize_t len,
-		struct wire_raw id)
+		bool retain, struct wire_raw id)
 {
 	struct wire_raw data;
 	char *copy;
@@ -155,20 +169,21 @@ int ops_publish(jbus_conn *c, const char *topic, json_object *obj, const char *t
 	tn = strlen(topic);
 	if (topic_check_name(topic, tn))
 		return JBUS_E_BAD_TOPIC;
-	r = data_raw(obj, text, len, &data, &copy);
+	r = ops_data_raw(obj, text, len, &data, &copy);
 	if (r < 0)
 		return r;
 	r = conn_queue_begin(c, &mark);
 	if (r == 0) {
-		wire_build_pub(&c->out, topic, tn, data, false, id);
+		wire_build_pub(&c->out, topic, tn, data, retain, id);
 		r = conn_queue_end(c, mark);
 	}
 	free(copy);
 	return r;
 }
 
-int ops_send(jbus_conn *c, const char *to, json_object *obj, const char *text, ssize_t len,
-	     struct wire_raw id)
+/* send, or req when timeout_ms is not NULL (*timeout_ms 0: the broker's default) */
+static int queue_direct(jbus_conn *c, const char *to, json_object *obj, const char *text,
+			ssize_t len, const uint64_t *timeout_ms, struct wire_raw id)
 {
 	struct wire_raw data;
 	char *copy;
@@ -180,13 +195,59 @@ int ops_send(jbus_conn *c, const char *to, json_object *obj, const char *text, s
 	n = strlen(to);
 	if (!wire_name_valid(to, n))
 		return JBUS_E_BAD_NAME;
-	r = data_raw(obj, text, len, &data, &copy);
+	r = ops_data_raw(obj, text, len, &data, &copy);
 	if (r < 0)
 		return r;
 	r = conn_queue_begin(c, &mark);
 	if (r == 0) {
-		wire_build_send(&c->out, to, n, data, id);
+		if (timeout_ms)
+			wire_build_req(&c->out, to, n, data, *timeout_ms, id);
+		else
+			wire_build_send(&c->out, to, n, data, id);
 		r = conn_queue_end(c, mark);
+	}
+	free(copy);
+	return r;
+}
+
+int ops_send(jbus_conn *c, const char *to, json_object *obj, const char *text, ssize_t len,
+	     struct wire_raw id)
+{
+	return queue_direct(c, to, obj, text, len, NULL, id);
+}
+
+int ops_req(jbus_conn *c, const char *to, const char *text, ssize_t len, uint64_t timeout_ms,
+	    struct wire_raw id)
+{
+	return queue_direct(c, to, NULL, text, len, &timeout_ms, id);
+}
+
+int ops_reply(jbus_conn *c, unsigned long long request_id, const char *text, ssize_t len,
+	      const char *code, const char *message)
+{
+	struct wire_raw data = { 0 }, none = { 0 }, id;
+	struct wire_env env;
+	char *copy = NULL, idbuf[24];
+	size_t mark;
+	int r;
+
+	if (!c || !request_id || (code && !*code))
+		return -EINVAL;
+	if (!code && (r = ops_data_raw(NULL, text, len, &data, &copy)) < 0)
+		return r;
+	r = conn_queue_begin(c, &mark);
+	if (r == 0) {
+		id.p = idbuf;
+		id.len = (size_t)snprintf(idbuf, sizeof(idbuf), "%llu", request_id);
+		wire_build_reply(&c->out, id, NULL, 0, data, code, message, none);
+		/* the strings are the caller's: the broker would refuse the frame as bad_json */
+		if (code && !wire_buf_failed(&c->out) &&
+		    wire_scan(c->out.p + mark, c->out.len - mark - 1, &env, NULL) != 0) {
+			c->out.len = mark;
+			r = JBUS_E_BAD_JSON;
+		} else {
+			r = conn_queue_end(c, mark);
+		}
 	}
 	free(copy);
 	return r;
@@ -196,14 +257,24 @@ JBUS_EXPORT int jbus_publish(jbus_conn *c, const char *topic, json_object *data)
 {
 	struct wire_raw none = { 0 };
 
-	return ops_publish(c, topic, data, NULL, 0, none);
+	return ops_publish(c, topic, data, NULL, 0, false, none);
 }
 
 JBUS_EXPORT int jbus_publish_text(jbus_conn *c, const char *topic, const char *json, ssize_t len)
 {
 	struct wire_raw none = { 0 };
 
-	return ops_publish(c, topic, NULL, json, len, none);
+	return ops_publish(c, topic, NULL, json, len, false, none);
+}
+
+JBUS_EXPORT int jbus_publish_text_ex(jbus_conn *c, const char *topic, const char *json,
+				     ssize_t len, unsigned flags)
+{
+	struct wire_raw none = { 0 };
+
+	if (flags & ~JBUS_PUB_RETAIN)
+		return -EINVAL;
+	return ops_publish(c, topic, NULL, json, len, flags & JBUS_PUB_RETAIN, none);
 }
 
 JBUS_EXPORT int jbus_send(jbus_conn *c, const char *to, json_object *data)

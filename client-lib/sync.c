@@ -8,6 +8,9 @@
 
 #include <poll.h>
 #include <stdio.h>
+#include <string.h>
+
+#include "topic.h"
 
 static int64_t deadline_of(int timeout_ms)
 {
@@ -38,14 +41,8 @@ static int wait_io(jbus_conn *c, int64_t deadline)
 	return 0;
 }
 
-/*
- * The one blocking loop: dispatch, ask until() whether to stop (it sees
- * dispatch's result and sets the return value), else sleep in poll() until
- * I/O, a library timer or the deadline.
- */
-typedef bool (*until_fn)(jbus_conn *c, int dispatched, int *result);
-
-static int run_until(jbus_conn *c, int timeout_ms, until_fn until, int on_timeout)
+/* The one blocking loop (see conn.h); the handle stays allocated until sync_release(). */
+int sync_run(jbus_conn *c, int timeout_ms, until_fn until, void *ud, int on_timeout)
 {
 	int64_t deadline = deadline_of(timeout_ms);
 	int result;
@@ -54,7 +51,7 @@ static int run_until(jbus_conn *c, int timeout_ms, until_fn until, int on_timeou
 		return -EINVAL;
 	if (c->depth)
 		return -EBUSY;
-	/* a callback may close the handle: it stays allocated until release() */
+	/* a callback may close the handle: it stays allocated until sync_release() */
 	c->hold++;
 	for (;;) {
 		int r = jbus_conn_dispatch(c);
@@ -62,7 +59,7 @@ static int run_until(jbus_conn *c, int timeout_ms, until_fn until, int on_timeou
 			result = JBUS_E_CLOSED;
 			break;
 		}
-		if (until(c, r, &result))
+		if (until(c, r, &result, ud))
 			break;
 		if (expired(deadline)) {
 			result = on_timeout;
@@ -79,7 +76,7 @@ static int run_until(jbus_conn *c, int timeout_ms, until_fn until, int on_timeou
 }
 
 /* The end of a blocking call: a jbus_conn_close() from one of its callbacks takes effect. */
-static int release(jbus_conn *c, int r)
+int sync_release(jbus_conn *c, int r)
 {
 	if (c && !c->hold && !c->depth && c->free_pending) {
 		conn_write_final(c);
@@ -89,7 +86,12 @@ static int release(jbus_conn *c, int r)
 	return r;
 }
 
-static bool until_frames(jbus_conn *c, int r, int *result)
+static int run_release(jbus_conn *c, int timeout_ms, until_fn until, int on_timeout)
+{
+	return sync_release(c, sync_run(c, timeout_ms, until, NULL, on_timeout));
+}
+
+static bool until_frames(jbus_conn *c, int r, int *result, void *ud)
 {
 	*result = r;
 	return r != 0;
@@ -97,10 +99,10 @@ static bool until_frames(jbus_conn *c, int r, int *result)
 
 JBUS_EXPORT int jbus_conn_wait(jbus_conn *c, int timeout_ms)
 {
-	return release(c, run_until(c, timeout_ms, until_frames, 0));
+	return run_release(c, timeout_ms, until_frames, 0);
 }
 
-static bool until_flushed(jbus_conn *c, int r, int *result)
+static bool until_flushed(jbus_conn *c, int r, int *result, void *ud)
 {
 	*result = r < 0 ? r : 0;
 	return r < 0 || c->out.len == c->out_off;
@@ -108,41 +110,37 @@ static bool until_flushed(jbus_conn *c, int r, int *result)
 
 JBUS_EXPORT int jbus_conn_flush(jbus_conn *c, int timeout_ms)
 {
-	return release(c, run_until(c, timeout_ms, until_flushed, -ETIMEDOUT));
+	return run_release(c, timeout_ms, until_flushed, -ETIMEDOUT);
 }
 
-static struct wire_raw sync_begin(jbus_conn *c)
+struct wire_raw sync_begin(jbus_conn *c)
 {
-	struct wire_raw id;
-	int n = snprintf(c->sync.id, sizeof(c->sync.id), "%llu",
-			 (unsigned long long)++c->sync.seq);
-
 	c->sync.active = true;
 	c->sync.done = false;
 	c->sync.result = 0;
 	c->sync.delivered = 0;
+	free(c->sync.answer);
+	c->sync.answer = NULL;
 	c->has_err = false;
-	id.p = c->sync.id;
-	id.len = (size_t)n;
-	return id;
+	return conn_next_id(c, c->sync.id);
 }
 
-static bool until_answered(jbus_conn *c, int r, int *result)
+static bool until_answered(jbus_conn *c, int r, int *result, void *ud)
 {
 	*result = c->sync.done ? c->sync.result : r;
 	return c->sync.done || r < 0;
 }
 
 /* Run the loop until the pending call is answered, fails or times out. */
-static int sync_finish(jbus_conn *c, int queued, int timeout_ms, unsigned long long *delivered)
+int sync_finish(jbus_conn *c, int queued, int timeout_ms, unsigned long long *delivered)
 {
-	int r = queued < 0 ? queued : run_until(c, timeout_ms, until_answered, -ETIMEDOUT);
+	int r = queued < 0 ? queued : sync_run(c, timeout_ms, until_answered, NULL, -ETIMEDOUT);
 
 	/* a late answer to this id is ignored from now on */
 	c->sync.active = false;
 	if (r == 0 && delivered)
 		*delivered = c->sync.delivered;
-	return release(c, r);
+	return sync_release(c, r);
 }
 
 JBUS_EXPORT int jbus_publish_sync(jbus_conn *c, const char *topic, json_object *data,
@@ -152,20 +150,29 @@ JBUS_EXPORT int jbus_publish_sync(jbus_conn *c, const char *topic, json_object *
 		return -EINVAL;
 	if (c->depth)
 		return -EBUSY;
-	return sync_finish(c, ops_publish(c, topic, data, NULL, 0, sync_begin(c)), timeout_ms,
-			   delivered);
+	return sync_finish(c, ops_publish(c, topic, data, NULL, 0, false, sync_begin(c)),
+			   timeout_ms, delivered);
 }
 
 JBUS_EXPORT int jbus_publish_text_sync(jbus_conn *c, const char *topic, const char *json,
 				       ssize_t len, int timeout_ms,
 				       unsigned long long *delivered)
 {
-	if (!c)
+	return jbus_publish_text_ex_sync(c, topic, json, len, 0, timeout_ms, delivered);
+}
+
+JBUS_EXPORT int jbus_publish_text_ex_sync(jbus_conn *c, const char *topic, const char *json,
+					  ssize_t len, unsigned flags, int timeout_ms,
+					  unsigned long long *delivered)
+{
+	if (!c || (flags & ~JBUS_PUB_RETAIN))
 		return -EINVAL;
 	if (c->depth)
 		return -EBUSY;
-	return sync_finish(c, ops_publish(c, topic, NULL, json, len, sync_begin(c)), timeout_ms,
-			   delivered);
+	return sync_finish(c,
+			   ops_publish(c, topic, NULL, json, len, flags & JBUS_PUB_RETAIN,
+				       sync_begin(c)),
+			   timeout_ms, delivered);
 }
 
 JBUS_EXPORT int jbus_send_sync(jbus_conn *c, const char *to, json_object *data, int timeout_ms)
@@ -209,13 +216,13 @@ JBUS_EXPORT int jbus_ping(jbus_conn *c, int timeout_ms)
 	return sync_finish(c, ops_simple(c, "ping", sync_begin(c)), timeout_ms, NULL);
 }
 
-static bool until_welcomed(jbus_conn *c, int r, int *result)
+static bool until_welcomed(jbus_conn *c, int r, int *result, void *ud)
 {
 	*result = r < 0 ? r : 0;
 	return r < 0 || c->state != JBUS_STATE_CONNECTING;
 }
 
-JBUS_EXPORT int jbus_conn_new(jbus_conn **cp, const char *path, const char *name)
+int sync_conn_new(jbus_conn **cp, const char *path, const char *name, struct wire_raw will)
 {
 	jbus_conn *c;
 	int r;
@@ -223,11 +230,11 @@ JBUS_EXPORT int jbus_conn_new(jbus_conn **cp, const char *path, const char *name
 	if (!cp)
 		return -EINVAL;
 	*cp = NULL;
-	r = jbus_conn_open(&c, path, name);
+	r = conn_open(&c, path, name, will);
 	if (r < 0)
 		return r;
 	c->pause_after_welcome = true;
-	r = run_until(c, CONN_CONNECT_TIMEOUT_MS, until_welcomed, -ETIMEDOUT);
+	r = sync_run(c, CONN_CONNECT_TIMEOUT_MS, until_welcomed, NULL, -ETIMEDOUT);
 	if (c->state != JBUS_STATE_CONNECTED) {
 		if (r >= 0)
 			r = JBUS_E_CLOSED;
@@ -238,6 +245,41 @@ JBUS_EXPORT int jbus_conn_new(jbus_conn **cp, const char *path, const char *name
 	return 0;
 }
 
+JBUS_EXPORT int jbus_conn_new(jbus_conn **cp, const char *path, const char *name)
+{
+	struct wire_raw none = { 0 };
+
+	return sync_conn_new(cp, path, name, none);
+}
+
+JBUS_EXPORT int jbus_conn_new_will(jbus_conn **cp, const char *path, const char *name,
+				   const char *topic, const char *json, ssize_t len,
+				   unsigned flags)
+{
+	struct wire_buf b;
+	struct wire_raw data, will;
+	char *copy;
+	int r;
+
+	if (cp)
+		*cp = NULL;
+	if (!topic || (flags & ~JBUS_PUB_RETAIN))
+		return -EINVAL;
+	if (topic_check_name(topic, strlen(topic)))
+		return JBUS_E_BAD_TOPIC;
+	r = ops_data_raw(NULL, json, len, &data, &copy);
+	if (r < 0)
+		return r;
+	wire_buf_init(&b, 0);
+	wire_build_will(&b, topic, strlen(topic), data, flags & JBUS_PUB_RETAIN);
+	will.p = b.p;
+	will.len = b.len;
+	r = wire_buf_failed(&b) ? -ENOMEM : sync_conn_new(cp, path, name, will);
+	wire_buf_free(&b);
+	free(copy);
+	return r;
+}
+
 JBUS_EXPORT int jbus_conn_close(jbus_conn *c, int timeout_ms)
 {
 	struct wire_raw none = { 0 };
@@ -245,6 +287,8 @@ JBUS_EXPORT int jbus_conn_close(jbus_conn *c, int timeout_ms)
 
 	if (!c)
 		return 0;
+	/* no request callback runs from here on: the documented end of pending requests */
+	req_free_all(c);
 	if (c->state != JBUS_STATE_DISCONNECTED)
 		ops_simple(c, "bye", none);
 	if (c->depth) {

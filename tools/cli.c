@@ -12,10 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
-
-/* sun_path holds 108 bytes with the NUL (as in the library's -ENAMETOOLONG rule). */
-#define CLI_PATH_MAX 108
 
 static void vmessage(const struct cli *cli, const char *fmt, va_list ap)
 {
@@ -94,6 +90,20 @@ int cli_data_arg(const struct cli *cli, const char *arg, bool as_string, const c
 	return 0;
 }
 
+int cli_name_json_args(const struct cli *cli, int argc, char **argv, bool as_string,
+		       const char **json, char **owned)
+{
+	*json = NULL;
+	*owned = NULL;
+	if (argc < 1)
+		return cli_usage(cli, "missing NAME");
+	if (argc > 2)
+		return cli_usage(cli, "unexpected argument '%s'", argv[2]);
+	if (as_string && argc < 2)
+		return cli_usage(cli, "--string needs the text to send as an argument");
+	return argc == 2 ? cli_data_arg(cli, argv[1], as_string, json, owned) : CLI_OK;
+}
+
 int cli_parse_count(const struct cli *cli, const char *opt, const char *arg,
 		    unsigned long long *out)
 {
@@ -121,71 +131,54 @@ int cli_parse_seconds(const struct cli *cli, const char *opt, const char *arg, l
 
 /* section: the broker */
 
-/*
- * The socket path the tool connects to, resolved here rather than by the
- * library so that an error can name it: -s, else the rule of
- * docs/protocol.md (Transport), which jbusd and libjbus follow too.
- */
-static int socket_path(const struct cli *cli, char *buf, size_t cap)
+bool cli_name_valid(const char *name)
 {
-	const char *env;
-	int n;
+	static const char allowed[] = "abcdefghijklmnopqrstuvwxyz"
+				      "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-";
+	size_t n = strlen(name);
 
-	if (cli->socket)
-		n = snprintf(buf, cap, "%s", cli->socket);
-	else if ((env = getenv("JBUS_SOCKET")) && *env)
-		n = snprintf(buf, cap, "%s", env);
-	else if ((env = getenv("XDG_RUNTIME_DIR")) && *env)
-		n = snprintf(buf, cap, "%s/jbus.sock", env);
-	else
-		n = snprintf(buf, cap, "/tmp/jbus-%u.sock", (unsigned)getuid());
-	return n >= 0 && (size_t)n < cap ? 0 : -ENAMETOOLONG;
+	return n >= 1 && n <= 64 && strspn(name, allowed) == n;
 }
 
-/* jbus_conn_new() with the callbacks in place before the welcome is read. */
-static int connect_with(struct cli *cli, const char *path, const char *name, jbus_msg_fn on_msg,
-			void *ud, jbus_conn **cp)
+int cli_bad_name(const struct cli *cli, const char *name)
 {
-	long long deadline = cli_now_ms() + CLI_TIMEOUT_MS;
-	jbus_conn *c;
-	int r = jbus_conn_open(&c, path, name);
-
-	if (r < 0)
-		return r;
-	jbus_conn_on_error(c, cli_on_error, cli);
-	if (on_msg)
-		jbus_conn_on_message(c, on_msg, ud);
-	while (r >= 0 && jbus_conn_state(c) == JBUS_STATE_CONNECTING) {
-		long long left = deadline - cli_now_ms();
-
-		r = left > 0 ? jbus_conn_wait(c, (int)left) : -ETIMEDOUT;
-	}
-	if (jbus_conn_state(c) != JBUS_STATE_CONNECTED) {
-		jbus_conn_free(c);
-		return r < 0 ? r : JBUS_E_CLOSED;
-	}
-	*cp = c;
-	return 0;
+	return cli_usage(cli, "invalid client name '%s' (%s)", name,
+			 "[A-Za-z0-9._-], 1 to 64 characters");
 }
 
 int cli_connect(struct cli *cli, const char *name, jbus_msg_fn on_msg, void *ud, jbus_conn **cp)
 {
-	/* room for a path the library will refuse, so the message can show it */
-	char path[4096];
-	int r;
+	/*
+	 * Resolved here rather than by the library so that an error can name it,
+	 * with room for a default the library will refuse (over 107 bytes).
+	 */
+	char def[4096];
+	const char *path = cli->socket;
+	int r = 0;
 
-	r = socket_path(cli, path, sizeof(path));
+	if (!path) {
+		r = jbus_default_socket_path(def, sizeof(def));
+		path = def;
+	}
 	if (r == 0 && !*path)
 		return cli_usage(cli, "the socket path is empty");
+	/*
+	 * jbus_conn_new() rather than jbus_conn_open() and a loop of our own: it
+	 * keeps what arrives with the welcome (a message sent to the name as soon
+	 * as the broker knows it) until the first dispatch, which runs after the
+	 * callbacks below are in place.
+	 */
 	if (r == 0)
-		r = connect_with(cli, path, name, on_msg, ud, cp);
+		r = jbus_conn_new(cp, path, name);
 	switch (r) {
 	case 0:
+		jbus_conn_on_error(*cp, cli_on_error, cli);
+		if (on_msg)
+			jbus_conn_on_message(*cp, on_msg, ud);
 		return CLI_OK;
 	case JBUS_E_BAD_NAME:
 		/* refused locally or by the broker: the same rule either way */
-		return cli_usage(cli, "invalid client name '%s' (%s)", name,
-				 "[A-Za-z0-9._-], 1 to 64 characters");
+		return cli_bad_name(cli, name);
 	case JBUS_E_NAME_TAKEN:
 		cli_error(cli, "cannot connect to %s: the name '%s' is taken by a connected client",
 			  path, name);
@@ -240,6 +233,33 @@ void cli_on_error(jbus_conn *c, const char *code, const char *message, const cha
 
 	cli_error(cli, "%s", *message ? message : code);
 	cli->status = CLI_FAIL;
+}
+
+int cli_code_error(const char *code, const char *fmt, ...)
+{
+	char msg[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	/* one line, whatever the message carries */
+	for (char *p = msg; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
+	fprintf(stderr, "jbus: %s: %s\n", code, msg);
+	return CLI_FAIL;
+}
+
+int cli_broker_error(const struct cli *cli, jbus_conn *c, int r, const char *what)
+{
+	const char *code, *message;
+
+	if ((r != JBUS_E_BROKER && r != JBUS_E_REPLY) || !c ||
+	    !jbus_conn_last_error(c, &code, &message))
+		return cli_fail(cli, c, r, "%s", what);
+	cli_code_error(code, "%s", message);
+	return r == JBUS_E_BROKER && !strcmp(code, "timeout") ? CLI_TIMED_OUT : CLI_FAIL;
 }
 
 /* section: output */

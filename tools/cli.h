@@ -4,7 +4,8 @@
  *
  * Conventions every subcommand keeps:
  *  - exit status CLI_OK (0), CLI_FAIL (1: runtime failure: no broker, a
- *    broker error, lost connection) or CLI_USAGE (2: bad command line);
+ *    broker error, lost connection), CLI_USAGE (2: bad command line) or,
+ *    for call and wait, CLI_TIMED_OUT (3);
  *  - data goes to stdout, flushed line by line; messages go to stderr,
  *    prefixed "jbus <sub>: " (cli_error) or "jbus: " before the subcommand
  *    is known;
@@ -27,9 +28,10 @@ enum {
 	CLI_OK = 0,
 	CLI_FAIL = 1,
 	CLI_USAGE = 2,
+	CLI_TIMED_OUT = 3, /* call: the broker's timeout; wait: -t ran out */
 };
 
-/* Deadline of every blocking library call (handshake, ok, pong, bye). */
+/* Deadline of every blocking library call (ok, pong, bye); jbus_conn_new() has its own 5 s. */
 #define CLI_TIMEOUT_MS 5000
 
 struct cli;
@@ -53,7 +55,8 @@ struct cli {
 };
 
 /* The subcommands (cmd_*.c). */
-extern const struct cli_cmd cmd_pub, cmd_sub, cmd_listen, cmd_send, cmd_ping;
+extern const struct cli_cmd cmd_pub, cmd_sub, cmd_listen, cmd_send, cmd_ping, cmd_call, cmd_serve,
+	cmd_wait, cmd_stats, cmd_clients, cmd_monitor;
 
 /* section: options (jbus.c) */
 
@@ -69,7 +72,8 @@ typedef int (*cli_option_fn)(struct cli *cli, int opt, const char *arg, void *op
  * ones, in any order; options may follow the arguments ("--" ends them).
  * Returns true when the subcommand should go on with the arguments
  * argv[*first..argc); false when it must end with *status: --help or
- * --version were handled (0), or a usage error was reported (2).
+ * --version were handled (0), or a usage error was reported (2). With
+ * first NULL the subcommand takes no arguments: one is a usage error.
  */
 bool cli_parse(struct cli *cli, int argc, char **argv, const char *shortopts,
 	       const struct option *longopts, cli_option_fn fn, void *opts, int *first,
@@ -93,6 +97,14 @@ int cli_usage(const struct cli *cli, const char *fmt, ...) _printf_(2, 3);
 int cli_data_arg(const struct cli *cli, const char *arg, bool as_string, const char **json,
 		 char **owned);
 /*
+ * The arguments "NAME [JSON]" of send and call (argv[0..argc), after the
+ * options): the data as for cli_data_arg(), *json NULL without JSON.
+ * Returns CLI_OK or the status of a usage error (a missing NAME, an extra
+ * argument, --string without text, JSON that does not parse).
+ */
+int cli_name_json_args(const struct cli *cli, int argc, char **argv, bool as_string,
+		       const char **json, char **owned);
+/*
  * Text (any bytes, n of them) as a JSON string, malloc'd. NULL when it is
  * not valid UTF-8 (errno EILSEQ) or out of memory (errno ENOMEM).
  */
@@ -108,13 +120,17 @@ int cli_parse_seconds(const struct cli *cli, const char *opt, const char *arg, l
 /*
  * Connect to cli->socket (or the default path) under name (NULL: a
  * generated one), with cli_on_error as the error callback and on_msg (may
- * be NULL) for direct messages, both set before the handshake: a message
- * sent to the name as soon as the broker knows it arrives with the welcome
- * and must find its callback. On failure reports "cannot connect to PATH:
- * reason" and returns CLI_FAIL (CLI_USAGE for a name the broker would never
- * accept).
+ * be NULL) for direct messages. A message sent to the name as soon as the
+ * broker knows it, arriving with the welcome, still reaches on_msg: the
+ * library keeps it for the first dispatch. On failure reports "cannot
+ * connect to PATH: reason" and returns CLI_FAIL (CLI_USAGE for a name the
+ * broker would never accept).
  */
 int cli_connect(struct cli *cli, const char *name, jbus_msg_fn on_msg, void *ud, jbus_conn **cp);
+/* The usage error for a client name outside [A-Za-z0-9._-]{1,64}; returns CLI_USAGE. */
+int cli_bad_name(const struct cli *cli, const char *name);
+/* Does name match [A-Za-z0-9._-]{1,64}? */
+bool cli_name_valid(const char *name);
 /*
  * Report the failure r of a library call on c as "<what>: <reason>", what
  * formatted from fmt; a broker error is reported by the broker's message
@@ -130,6 +146,20 @@ int cli_fail(const struct cli *cli, jbus_conn *c, int r, const char *fmt, ...) _
  * and makes cli->status CLI_FAIL.
  */
 void cli_on_error(jbus_conn *c, const char *code, const char *message, const char *id, void *ud);
+/*
+ * An error that has a code, in the form of the issue-4 subcommands: one
+ * line "jbus: CODE: MESSAGE" on stderr (control characters in the message
+ * become spaces). Returns CLI_FAIL.
+ */
+int cli_code_error(const char *code, const char *fmt, ...) _printf_(2, 3);
+/*
+ * The failure r of a library call on c: an error frame or an error reply
+ * (JBUS_E_BROKER, JBUS_E_REPLY) through cli_code_error with its code and
+ * message, anything else through cli_fail with what. Returns the exit
+ * status: CLI_TIMED_OUT for the broker's own timeout (an error reply that
+ * happens to have the code "timeout" is CLI_FAIL, like any other).
+ */
+int cli_broker_error(const struct cli *cli, jbus_conn *c, int r, const char *what);
 
 /* section: output (cli.c) */
 

@@ -33,6 +33,7 @@ struct pub {
 	jbus_conn *c;
 	const char *topic;
 	bool lines, string, wait;
+	unsigned flags; /* -r: JBUS_PUB_RETAIN */
 	int status; /* CLI_FAIL once a message was refused */
 	bool stop;  /* end now with status: a fatal error, or stdout's reader left */
 };
@@ -44,6 +45,9 @@ static int pub_option(struct cli *cli, int opt, const char *arg, void *opts)
 	switch (opt) {
 	case 'l':
 		p->lines = true;
+		return CLI_OK;
+	case 'r':
+		p->flags = JBUS_PUB_RETAIN;
 		return CLI_OK;
 	case OPT_STRING:
 		p->string = true;
@@ -74,10 +78,10 @@ static void publish(struct pub *p, const char *json, size_t len, const char *whe
 	int r;
 
 	if (p->wait)
-		r = jbus_publish_text_sync(p->c, p->topic, json, (ssize_t)len, CLI_TIMEOUT_MS,
-					   &delivered);
+		r = jbus_publish_text_ex_sync(p->c, p->topic, json, (ssize_t)len, p->flags,
+					      CLI_TIMEOUT_MS, &delivered);
 	else
-		r = jbus_publish_text(p->c, p->topic, json, (ssize_t)len);
+		r = jbus_publish_text_ex(p->c, p->topic, json, (ssize_t)len, p->flags);
 	switch (r) {
 	case 0:
 		break;
@@ -258,6 +262,7 @@ static int pub_run(struct cli *cli, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "lines", no_argument, NULL, 'l' },
+		{ "retain", no_argument, NULL, 'r' },
 		{ "string", no_argument, NULL, OPT_STRING },
 		{ "wait", no_argument, NULL, OPT_WAIT },
 		{ 0 },
@@ -267,7 +272,7 @@ static int pub_run(struct cli *cli, int argc, char **argv)
 	char *owned = NULL;
 	int first, status, r;
 
-	if (!cli_parse(cli, argc, argv, "l", longopts, pub_option, &p, &first, &status))
+	if (!cli_parse(cli, argc, argv, "lr", longopts, pub_option, &p, &first, &status))
 		return status;
 	argc -= first;
 	argv += first;
@@ -314,6 +319,9 @@ const struct cli_cmd cmd_pub = {
 		"is a usage error. Use -- before a JSON argument starting with '-'.\n"
 		"\n"
 		"Options:\n"
+		"  -r, --retain   also make it the topic's retained value, which every later\n"
+		"                 subscriber of the topic receives first; without JSON (or\n"
+		"                 with null) it clears the topic's retained value\n"
 		"  -l, --lines    publish each line of standard input as one message;\n"
 		"                 empty and blank lines are skipped; a line that is not\n"
 		"                 JSON is reported ('line N: invalid JSON at byte B: ...'),\n"

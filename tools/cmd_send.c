@@ -2,9 +2,8 @@
  * jbus send NAME [JSON]: a direct message to the client connected as NAME.
  *
  * The message is sent as text, so its bytes reach the recipient unchanged,
- * and a ping round trip follows: the broker answers frames in order, so
- * once the pong is back, a no_such_client error for the message has been
- * reported by cli_on_error (and the exit status is 1).
+ * and the tool waits for the broker's answer to it: ok, or no_such_client
+ * (reported with the broker's message, exit status 1).
  */
 #include "cli.h"
 
@@ -46,25 +45,17 @@ static int send_run(struct cli *cli, int argc, char **argv)
 		return status;
 	argc -= first;
 	argv += first;
-	if (argc < 1)
-		return cli_usage(cli, "missing NAME");
-	if (argc > 2)
-		return cli_usage(cli, "unexpected argument '%s'", argv[2]);
-	if (o.string && argc < 2)
-		return cli_usage(cli, "--string needs the text to send as an argument");
-	if (argc == 2) {
-		status = cli_data_arg(cli, argv[1], o.string, &json, &owned);
-		if (status != CLI_OK)
-			return status;
-	}
+	status = cli_name_json_args(cli, argc, argv, o.string, &json, &owned);
+	if (status != CLI_OK)
+		return status;
 
 	status = cli_connect(cli, cli->name, NULL, NULL, &c);
 	if (status == CLI_OK) {
-		r = jbus_send_text(c, argv[0], json, json ? (ssize_t)strlen(json) : 0);
+		r = jbus_send_text_sync(c, argv[0], json, json ? (ssize_t)strlen(json) : 0,
+					CLI_TIMEOUT_MS);
 		if (r == JBUS_E_BAD_NAME)
-			status = cli_usage(cli, "invalid client name '%s' (%s)", argv[0],
-					   "[A-Za-z0-9._-], 1 to 64 characters");
-		else if (r < 0 || (r = jbus_ping(c, CLI_TIMEOUT_MS)) < 0)
+			status = cli_bad_name(cli, argv[0]);
+		else if (r < 0)
 			status = cli_fail(cli, c, r, "send");
 		jbus_conn_close(c, CLI_TIMEOUT_MS);
 		if (status == CLI_OK)

@@ -1,9 +1,10 @@
 /*
- * jbus sub PATTERN... and jbus listen [NAME]: receive messages and print
- * one line each. They differ only in their arguments: sub subscribes to
- * its PATTERNs; listen connects under NAME, subscribes to its -t PATTERNs
- * and is there mostly for direct messages. Both print everything that
- * arrives, direct messages included.
+ * jbus sub PATTERN..., jbus listen [NAME] and jbus monitor: receive
+ * messages and print one line each. They differ only in how they start:
+ * sub subscribes to its PATTERNs; listen connects under NAME, subscribes
+ * to its -t PATTERNs and is there mostly for direct messages; monitor asks
+ * the broker for a copy of everything it routes. All print everything that
+ * arrives, direct messages included, with the same options.
  *
  * The loop is poll() over the connection and a signalfd for SIGINT and
  * SIGTERM (blocked from the start, so a signal during the set-up is not
@@ -36,6 +37,8 @@ enum {
 	OPT_DATA = 256,
 };
 
+enum recv_kind { RECV_SUB, RECV_LISTEN, RECV_MONITOR };
+
 struct recv_opts {
 	unsigned long long count; /* -C, 0: no limit */
 	long long wait_ms;        /* -W, 0: none */
@@ -56,6 +59,7 @@ struct pattern {
 struct recv {
 	struct cli *cli;
 	const struct recv_opts *o;
+	enum recv_kind kind;
 	unsigned long long printed;
 	bool done;     /* stop receiving: count reached, stdout gone or a write error */
 	bool out_gone; /* stdout failed (or its reader left): write nothing more */
@@ -118,10 +122,54 @@ static void flush(struct recv *r)
 		out_result(r, cli_flush(r->cli));
 }
 
+/*
+ * -v for a monitor's copy: "KIND FROM -> TO,TO [TOPIC] DATA", or "error
+ * CODE: MESSAGE" for the data of an error reply. The kind and recipients
+ * are only in the frame. Returns the spans' count, 0 when out of memory;
+ * *buf is for the caller to free.
+ */
+static size_t mon_verbose(const jbus_msg *m, struct cli_span *s, char **buf)
+{
+	json_object *f = json_tokener_parse(jbus_msg_frame(m, NULL)), *to = NULL, *kind = NULL;
+	const char *topic = jbus_msg_topic(m), *from = jbus_msg_from(m), *code = "", *message = "";
+	bool failed = jbus_msg_error(m, &code, &message);
+	size_t cap = 80 + strlen(from) + strlen(code) + strlen(message), k, n = 0, nto;
+
+	json_object_object_get_ex(f, "kind", &kind);
+	json_object_object_get_ex(f, "to", &to);
+	nto = json_object_array_length(to);
+	cap += topic ? strlen(topic) : 0;
+	for (size_t i = 0; i < nto; i++)
+		cap += 1 + strlen(json_object_get_string(json_object_array_get_idx(to, i)));
+	*buf = malloc(cap);
+	if (*buf) {
+		const char *k_name = kind ? json_object_get_string(kind) : "?";
+
+		k = (size_t)snprintf(*buf, cap, "%s %s ->%s", k_name, from, nto ? "" : " -");
+		for (size_t i = 0; i < nto; i++) {
+			json_object *name = json_object_array_get_idx(to, i);
+
+			k += (size_t)snprintf(*buf + k, cap - k, "%s%s", i ? "," : " ",
+					      json_object_get_string(name));
+		}
+		k += (size_t)snprintf(*buf + k, cap - k, "%s%s %s%s%s", topic ? " " : "",
+				      topic ? topic : "", failed ? "error " : "", code,
+				      failed ? ": " : "");
+		s[n++] = (struct cli_span){ *buf, k };
+		s[n].p = failed ? message : jbus_msg_data(m, &s[n].n);
+		if (failed)
+			s[n].n = strlen(message);
+		n = s[n].p ? n + 1 : 0;
+	}
+	json_object_put(f);
+	return n;
+}
+
 static void show(struct recv *r, const jbus_msg *m)
 {
 	struct cli_span s[4];
 	const char *topic = jbus_msg_topic(m);
+	char *buf = NULL;
 	size_t n = 0;
 	int err;
 
@@ -133,6 +181,15 @@ static void show(struct recv *r, const jbus_msg *m)
 		n++;
 		break;
 	case FMT_VERBOSE:
+		if (r->kind == RECV_MONITOR) {
+			n = mon_verbose(m, s, &buf);
+			if (!n) {
+				cli_error(r->cli, "%s", strerror(ENOMEM));
+				finish(r, CLI_FAIL);
+				return;
+			}
+			break;
+		}
 		if (topic) {
 			s[n++] = (struct cli_span){ topic, strlen(topic) };
 		} else {
@@ -152,6 +209,7 @@ static void show(struct recv *r, const jbus_msg *m)
 		break;
 	}
 	err = cli_write(r->cli, s, n);
+	free(buf);
 	out_result(r, err);
 	if (err == 0 && ++r->printed == r->o->count)
 		finish(r, CLI_OK);
@@ -277,8 +335,17 @@ static void receive(struct recv *r, jbus_conn *c, int sfd)
 	}
 }
 
-static int recv_run(struct cli *cli, int argc, char **argv, bool listen)
+/* Become a monitor: its copies reach on_other like direct messages. Returns an exit status. */
+static int start_monitor(struct recv *r, jbus_conn *c)
 {
+	int e = jbus_monitor(c, on_other, r, CLI_TIMEOUT_MS);
+
+	return e < 0 ? cli_broker_error(r->cli, c, e, "monitor") : CLI_OK;
+}
+
+static int recv_run(struct cli *cli, int argc, char **argv, enum recv_kind kind)
+{
+	bool listen = kind == RECV_LISTEN;
 	/* listen's -t first: sub's table starts after it */
 	static const struct option longopts[] = {
 		{ "topic", required_argument, NULL, 't' },
@@ -289,7 +356,7 @@ static int recv_run(struct cli *cli, int argc, char **argv, bool listen)
 		{ 0 },
 	};
 	struct recv_opts o = { 0 };
-	struct recv r = { .cli = cli, .o = &o };
+	struct recv r = { .cli = cli, .o = &o, .kind = kind };
 	const char *name = cli->name;
 	jbus_conn *c = NULL;
 	int first, status, sfd = -1;
@@ -314,7 +381,12 @@ static int recv_run(struct cli *cli, int argc, char **argv, bool listen)
 	}
 	o.fmt = o.data ? FMT_DATA : o.verbose ? FMT_VERBOSE : FMT_FRAME;
 	name = cli->name; /* -n may have come after the subcommand */
-	if (!listen) {
+	if (kind == RECV_MONITOR) {
+		if (first < argc) {
+			cli_usage(cli, "unexpected argument '%s'", argv[first]);
+			goto out;
+		}
+	} else if (!listen) {
 		if (first == argc) {
 			cli_usage(cli, "missing PATTERN");
 			goto out;
@@ -346,7 +418,7 @@ static int recv_run(struct cli *cli, int argc, char **argv, bool listen)
 	status = cli_connect(cli, name, on_other, &r, &c);
 	if (status != CLI_OK)
 		goto out;
-	status = subscribe_all(&r, c, sfd);
+	status = kind == RECV_MONITOR ? start_monitor(&r, c) : subscribe_all(&r, c, sfd);
 	if (status != CLI_OK)
 		goto out;
 	/* once subscribed, so that a script may take the line as "ready" */
@@ -368,12 +440,17 @@ out:
 
 static int sub_run(struct cli *cli, int argc, char **argv)
 {
-	return recv_run(cli, argc, argv, false);
+	return recv_run(cli, argc, argv, RECV_SUB);
 }
 
 static int listen_run(struct cli *cli, int argc, char **argv)
 {
-	return recv_run(cli, argc, argv, true);
+	return recv_run(cli, argc, argv, RECV_LISTEN);
+}
+
+static int monitor_run(struct cli *cli, int argc, char **argv)
+{
+	return recv_run(cli, argc, argv, RECV_MONITOR);
 }
 
 #define RECV_OPTIONS_HELP                                                                          \
@@ -424,4 +501,22 @@ const struct cli_cmd cmd_listen = {
 		"  -t, --topic PATTERN   also subscribe to PATTERN (repeatable)\n" RECV_OPTIONS_HELP
 			RECV_END_HELP,
 	.run = listen_run,
+};
+
+const struct cli_cmd cmd_monitor = {
+	.name = "monitor",
+	.args = "",
+	.summary = "print a copy of everything the broker routes",
+	.help = "Turn the connection into a monitor and print, one line each, the copy\n"
+		"the broker sends of every message it routes: pub, send, req, reply,\n"
+		"will and its own events (sys), e.g.\n"
+		"{\"op\":\"mon\",\"kind\":\"pub\",\"from\":\"a\",\"to\":[\"b\"],\"topic\":\"t\",\n"
+		"\"data\":1}.\n"
+		"Only the broker's own user and root may monitor: anyone else gets\n"
+		"'jbus: forbidden: ...' and exit status 1.\n"
+		"\n"
+		"Options:\n" RECV_OPTIONS_HELP
+		"                        (-v for a copy: 'KIND FROM -> TO,TO [TOPIC] DATA')\n"
+			RECV_END_HELP,
+	.run = monitor_run,
 };

@@ -18,7 +18,8 @@
 #define OPT_COMMON_MAX 4
 
 static const struct cli_cmd *const commands[] = {
-	&cmd_pub, &cmd_sub, &cmd_send, &cmd_listen, &cmd_ping,
+	&cmd_pub,  &cmd_sub,   &cmd_send,  &cmd_listen, &cmd_call,    &cmd_serve,
+	&cmd_wait, &cmd_stats, &cmd_clients, &cmd_monitor, &cmd_ping,
 };
 
 static const struct option common_opts[OPT_COMMON_MAX + 1] = {
@@ -41,14 +42,15 @@ static const char common_help[] =
 static const char status_help[] =
 	"Exit status: 0 on success, 1 on a runtime failure (no broker at the socket,\n"
 	"an error from the broker, the connection lost), 2 on a usage error (unknown\n"
-	"option or subcommand, missing or invalid argument, JSON that does not parse).\n"
+	"option or subcommand, missing or invalid argument, JSON that does not parse),\n"
+	"3 when 'call' got the broker's timeout or 'wait' ran out of time.\n"
 	"Data goes to standard output, errors to standard error.\n";
 
 static void main_help(FILE *f)
 {
 	fprintf(f, "Usage: jbus [OPTION]... SUBCOMMAND [ARG]...\n"
-		   "Publish, subscribe and send direct messages through jbusd, the local\n"
-		   "message broker.\n\nSubcommands:\n");
+		   "Publish, subscribe, send direct messages and requests through jbusd,\n"
+		   "the local message broker, and look inside it.\n\nSubcommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		char syn[64];
 
@@ -147,7 +149,12 @@ bool cli_parse(struct cli *cli, int argc, char **argv, const char *shortopts,
 		if (*status != CLI_OK)
 			return false;
 	}
-	*first = optind;
+	if (!first && optind < argc) {
+		*status = cli_usage(cli, "unexpected argument '%s'", argv[optind]);
+		return false;
+	}
+	if (first)
+		*first = optind;
 	return true;
 }
 

@@ -15,6 +15,14 @@
  * the blocking helpers), so publishing many small messages does not cost a
  * system call each.
  *
+ * Beyond publish/subscribe and direct messages: requests to a named client
+ * and serving them (jbus_request(), jbus_call(), jbus_conn_on_request()),
+ * retained messages (JBUS_PUB_RETAIN), a last will (jbus_conn_new_will()),
+ * and the broker's introspection (jbus_stats(), jbus_clients(),
+ * jbus_monitor()). Presence events are ordinary messages on the topics
+ * "$SYS/client/connected" and "$SYS/client/disconnected": subscribe to
+ * them by name ('#' and '+' at the start of a pattern skip '$' topics).
+ *
  * Errors: functions return 0 (or a count) on success and a negative value
  * on failure: a negative errno where one fits (-EINVAL, -ENOMEM, -ENOTCONN,
  * -ETIMEDOUT, -EMSGSIZE, -ECONNREFUSED, -ENOENT) or a JBUS_E_* value.
@@ -63,6 +71,7 @@ enum {
 	JBUS_E_BAD_NAME = -4006, /* invalid client name (checked locally, or bad_name) */
 	JBUS_E_NAME_TAKEN = -4007,/* the broker answered name_taken */
 	JBUS_E_LIMIT = -4008,    /* the broker answered limit_reached */
+	JBUS_E_REPLY = -4009,    /* the target of a request answered with an error */
 };
 
 /* Text for a return value of this library (negative errno or JBUS_E_*). */
@@ -82,7 +91,7 @@ JBUS_EXPORT int jbus_json_check(const char *text, ssize_t len, size_t *offset,
 /*
  * The socket path used when none is given ($JBUS_SOCKET, else
  * $XDG_RUNTIME_DIR/jbus.sock, else /tmp/jbus-<uid>.sock), written to buf.
- * Return: 0, or -ENAMETOOLONG if it does not fit size.
+ * Return: 0, -EINVAL for a NULL buf, or -ENAMETOOLONG if it does not fit size.
  */
 JBUS_EXPORT int jbus_default_socket_path(char *buf, size_t size);
 
@@ -124,6 +133,31 @@ JBUS_EXPORT int jbus_conn_new(jbus_conn **cp, const char *path, const char *name
  * Return: 0, or the errors of jbus_conn_new() that can be known at once.
  */
 JBUS_EXPORT int jbus_conn_open(jbus_conn **cp, const char *path, const char *name);
+
+/**
+ * jbus_conn_new_will() - jbus_conn_new() with a last will.
+ * @cp:    receives the new handle
+ * @path:  socket path, or NULL for the default
+ * @name:  client name, or NULL for a generated one
+ * @topic: the topic the will is published on (rules as for publishing)
+ * @json:  its data, one JSON value (NULL: null), copied
+ * @len:   length of json, -1 when NUL-terminated
+ * @flags: 0, or JBUS_PUB_RETAIN to make it the topic's retained value
+ *
+ * The broker publishes the will, from this client's name, when the
+ * connection ends without a bye: the process died or was killed, the
+ * socket broke, the broker dropped it as a slow consumer, or the
+ * application called jbus_conn_free() (which closes without bye), but not
+ * after jbus_conn_close() and not when the broker shuts down. The will is
+ * part of every hello, so a reconnected handle has it again.
+ *
+ * Return: as jbus_conn_new(), plus JBUS_E_BAD_TOPIC, JBUS_E_BAD_JSON and
+ * -EINVAL (topic NULL, unknown flags). A will the broker refuses fails
+ * the handshake (JBUS_E_HANDSHAKE).
+ */
+JBUS_EXPORT int jbus_conn_new_will(jbus_conn **cp, const char *path, const char *name,
+				   const char *topic, const char *json, ssize_t len,
+				   unsigned flags);
 
 /* Closes the connection at once (queued output is discarded: use
  * jbus_conn_close() to say bye first) and frees the handle. NULL is fine.
@@ -201,6 +235,15 @@ JBUS_EXPORT const char *jbus_msg_data(const jbus_msg *m, size_t *len);
 JBUS_EXPORT json_object *jbus_msg_json(const jbus_msg *m);
 /* The whole frame as received, without its '\n' (NUL-terminated). */
 JBUS_EXPORT const char *jbus_msg_frame(const jbus_msg *m, size_t *len);
+/* A retained message, replayed because of a new subscription ("retained":true). */
+JBUS_EXPORT bool jbus_msg_retained(const jbus_msg *m);
+/* A request handed to the jbus_conn_on_request() callback: the id to
+ * answer it with (never 0). 0 for every other message. */
+JBUS_EXPORT unsigned long long jbus_msg_request_id(const jbus_msg *m);
+/* An error reply, or the broker's error ending a request (see
+ * jbus_reply_fn), or an error reply seen by a monitor: true, with its code
+ * and message (NUL-terminated; either pointer may be NULL). Else false. */
+JBUS_EXPORT bool jbus_msg_error(const jbus_msg *m, const char **code, const char **message);
 
 /* section: operations (queued; written by dispatch/flush) */
 
@@ -222,6 +265,20 @@ JBUS_EXPORT int jbus_publish(jbus_conn *c, const char *topic, json_object *data)
  * must be one JSON value: JBUS_E_BAD_JSON otherwise. NULL json: null. */
 JBUS_EXPORT int jbus_publish_text(jbus_conn *c, const char *topic, const char *json, ssize_t len);
 
+/*
+ * Flag of jbus_publish_text_ex(): the broker also stores the message as
+ * the topic's retained value, which every later subscription matching the
+ * topic receives right after subscribing (jbus_msg_retained() is true
+ * then). It replaces the previous value; json NULL (no data) or "null"
+ * clears it. Storing past the broker's bounds is refused with
+ * limit_reached (the message is still delivered live).
+ */
+#define JBUS_PUB_RETAIN 0x1u
+
+/* jbus_publish_text() with flags (0 or JBUS_PUB_RETAIN); -EINVAL for others. */
+JBUS_EXPORT int jbus_publish_text_ex(jbus_conn *c, const char *topic, const char *json,
+				     ssize_t len, unsigned flags);
+
 /* Direct message to a connected client name. Errors as for publish, plus
  * JBUS_E_BAD_NAME. An unknown recipient is reported by the broker through
  * the error callback (or use jbus_send_sync()). */
@@ -235,7 +292,8 @@ JBUS_EXPORT int jbus_conn_get_fd(const jbus_conn *c);
 /* POLLIN, plus POLLOUT while output is queued (0 while disconnected). */
 JBUS_EXPORT short jbus_conn_get_events(const jbus_conn *c);
 /* Milliseconds until dispatch must run even without I/O (the next
- * reconnect attempt), 0 if due, -1 for none. */
+ * reconnect attempt; 0 while frames that came with the welcome wait to be
+ * dispatched, see jbus_conn_new()), 0 if due, -1 for none. */
 JBUS_EXPORT int jbus_conn_get_timeout(const jbus_conn *c);
 
 /**
@@ -275,6 +333,12 @@ JBUS_EXPORT int jbus_publish_sync(jbus_conn *c, const char *topic, json_object *
 JBUS_EXPORT int jbus_publish_text_sync(jbus_conn *c, const char *topic, const char *json,
 				       ssize_t len, int timeout_ms,
 				       unsigned long long *delivered);
+/* jbus_publish_text_sync() with the flags of jbus_publish_text_ex(). A
+ * retained message the broker could not store: JBUS_E_BROKER with code
+ * "limit_reached". */
+JBUS_EXPORT int jbus_publish_text_ex_sync(jbus_conn *c, const char *topic, const char *json,
+					  ssize_t len, unsigned flags, int timeout_ms,
+					  unsigned long long *delivered);
 /* Direct message and wait for the ok (JBUS_E_BROKER with code
  * "no_such_client" for an unknown name). */
 JBUS_EXPORT int jbus_send_sync(jbus_conn *c, const char *to, json_object *data, int timeout_ms);
@@ -288,11 +352,133 @@ JBUS_EXPORT int jbus_ping(jbus_conn *c, int timeout_ms);
 
 /*
  * The last error frame that failed a call of this handle (synchronous call
- * or handshake): its code and message, valid until the next call. Returns
- * false when there is none.
+ * or handshake), or the error reply that failed jbus_call(): its code and
+ * message, valid until the next call. Returns false when there is none.
  */
 JBUS_EXPORT bool jbus_conn_last_error(const jbus_conn *c, const char **code,
 				      const char **message);
+
+/*
+ * section: requests
+ *
+ * A request goes to one connected client by name; the broker gives it an
+ * id and the target answers it once, with data or with an error of its
+ * own ({"code","message"}). The broker answers instead when the target is
+ * not there, goes away before answering, or does not answer in time.
+ */
+
+/*
+ * The end of a request, called exactly once (by dispatch, or by whatever
+ * notices that the connection is lost), with the callback contract above:
+ *  - err 0: reply is the target's answer: jbus_msg_from() names it,
+ *    jbus_msg_data() / jbus_msg_json() are the data, byte for byte;
+ *  - JBUS_E_REPLY: the target answered with an error: jbus_msg_error()
+ *    gives its code and message;
+ *  - JBUS_E_BROKER: the broker's error frame, jbus_msg_error() gives its
+ *    code: "no_such_client", "no_reply" (the target disconnected first),
+ *    "timeout", "limit_reached" (too many requests of this connection
+ *    pending), "bad_frame"; jbus_msg_from() is NULL;
+ *  - JBUS_E_CLOSED: the connection was lost first; reply is NULL.
+ */
+typedef void (*jbus_reply_fn)(jbus_conn *c, int err, const jbus_msg *reply, void *userdata);
+
+/**
+ * jbus_request() - send a request, get the answer through a callback.
+ * @c:          the connection
+ * @to:         the target client's name
+ * @json:       the request's data, one JSON value (NULL: null), sent byte for byte
+ * @len:        length of json, -1 when NUL-terminated
+ * @timeout_ms: the broker's deadline for the answer (it clamps it to its
+ *              --max-request-timeout); <= 0: the broker's default
+ * @fn:         receives the answer
+ * @userdata:   for fn
+ *
+ * Any number of requests may be pending at once (the broker bounds them).
+ * jbus_conn_close() and jbus_conn_free() discard pending requests without
+ * calling fn.
+ *
+ * Return: 0 (fn will run), or the errors of jbus_send() (fn will not run).
+ */
+JBUS_EXPORT int jbus_request(jbus_conn *c, const char *to, const char *json, ssize_t len,
+			     int timeout_ms, jbus_reply_fn fn, void *userdata);
+
+/**
+ * jbus_call() - send a request and wait for the answer (blocking).
+ * @c, @to, @json, @len, @timeout_ms: as for jbus_request()
+ * @reply:     receives the answer's data text, NUL-terminated, malloc'd
+ *             (the caller frees it); may be NULL
+ * @reply_len: receives its length; may be NULL
+ *
+ * Waits for the broker's deadline plus one second (so the broker's timeout
+ * answer normally comes first), or without a limit when timeout_ms <= 0
+ * (the broker's default deadline still ends the request). Other frames
+ * arriving meanwhile are dispatched to their callbacks.
+ *
+ * Return: 0; JBUS_E_REPLY (the target answered with an error) or
+ * JBUS_E_BROKER, with the code and message in jbus_conn_last_error();
+ * -ETIMEDOUT (no answer within the library's own wait), JBUS_E_CLOSED,
+ * -EBUSY from a callback, or the errors of jbus_request().
+ */
+JBUS_EXPORT int jbus_call(jbus_conn *c, const char *to, const char *json, ssize_t len,
+			  int timeout_ms, char **reply, size_t *reply_len);
+
+/*
+ * Serve requests: fn receives each one as a message: jbus_msg_from() is
+ * the requester, jbus_msg_data() the data, jbus_msg_request_id() the id to
+ * answer with, now (from fn) or later (after fn returned), exactly once,
+ * with jbus_reply() or jbus_reply_error(). Without a callback (fn NULL, the
+ * default) the library answers every request with the error "no_handler".
+ * The ids belong to the connection: after a reconnect, requests received
+ * before can no longer be answered (their requesters got "no_reply").
+ */
+JBUS_EXPORT void jbus_conn_on_request(jbus_conn *c, jbus_msg_fn fn, void *userdata);
+
+/* Answer request request_id with data (one JSON value, NULL: null, sent
+ * byte for byte). Return: 0, -EINVAL (id 0), JBUS_E_BAD_JSON, -EMSGSIZE,
+ * -ENOBUFS, -ENOMEM, -ENOTCONN. */
+JBUS_EXPORT int jbus_reply(jbus_conn *c, unsigned long long request_id, const char *json,
+			   ssize_t len);
+/* Answer request request_id with an error: code (not empty) and message
+ * (NULL: ""), UTF-8 text. Return: as jbus_reply(); JBUS_E_BAD_JSON when
+ * code or message is not valid UTF-8. */
+JBUS_EXPORT int jbus_reply_error(jbus_conn *c, unsigned long long request_id, const char *code,
+				 const char *message);
+
+/* section: introspection (blocking) */
+
+/*
+ * The broker's counters: *frame receives its answer, the frame
+ * {"op":"stats","id":..,"uptime_ms":..,"clients":..,...} as text
+ * (NUL-terminated, malloc'd: the caller frees it; docs/protocol.md lists
+ * the fields). Return: 0, -ETIMEDOUT, JBUS_E_BROKER, -EBUSY, or the errors
+ * of jbus_ping().
+ */
+JBUS_EXPORT int jbus_stats(jbus_conn *c, int timeout_ms, char **frame);
+/* The same for the connected clients:
+ * {"op":"clients","id":..,"clients":[{"name":..,"pid":..,...},...]}. */
+JBUS_EXPORT int jbus_clients(jbus_conn *c, int timeout_ms, char **frame);
+
+/**
+ * jbus_monitor() - receive a copy of everything the broker routes.
+ * @c:          the connection
+ * @fn:         receives each copy
+ * @userdata:   for fn
+ * @timeout_ms: for the broker's answer
+ *
+ * Once the broker agreed, fn receives a message for every pub, send, req,
+ * reply, will and broker event it routes, built from the broker's frame
+ * {"op":"mon","kind":..,"from":..,"to":[..],"topic":..,"data":..}:
+ * jbus_msg_frame() is that frame (kind and recipients are in it),
+ * jbus_msg_from() the sender, jbus_msg_topic() the topic (pub, will, sys),
+ * jbus_msg_data() the data, jbus_msg_error() the error of an error reply.
+ * The connection stays a monitor (also across reconnects) and may still
+ * publish and subscribe. Only a client running as the broker's user, or
+ * root, may monitor.
+ *
+ * Return: 0; JBUS_E_BROKER with code "forbidden" for anyone else;
+ * -EINVAL, -ETIMEDOUT, -EBUSY, or the errors of jbus_ping().
+ */
+JBUS_EXPORT int jbus_monitor(jbus_conn *c, jbus_msg_fn fn, void *userdata, int timeout_ms);
 
 #ifdef __cplusplus
 }

@@ -3,9 +3,9 @@
  * path, every way it can fail, the broker refusing the hello), closing,
  * broker errors through the error callback (code, message, id) and
  * through synchronous calls (JBUS_E_BROKER plus jbus_conn_last_error),
- * max_frame, arguments refused locally, the error texts and
- * jbus_json_check. What messages carry and what callbacks may do is in
- * check_lib_msg.c.
+ * jbus_send_text_sync, max_frame, arguments refused locally, the error
+ * texts, jbus_json_check and jbus_default_socket_path. What messages
+ * carry and what callbacks may do is in check_lib_msg.c.
  *
  * Library handles live in a fixture-owned table, so that a failed
  * assertion (a longjmp with CK_FORK=no) still leaves them to teardown;
@@ -197,10 +197,12 @@ START_TEST(test_lib_connect_new)
 	ck_assert_str_eq(jbus_conn_path(c), jt_b.path);
 	ck_assert_int_ge(jbus_conn_get_fd(c), 0);
 	ck_assert_int_eq(jbus_conn_get_events(c), POLLIN); /* nothing queued */
-	ck_assert_int_eq(jbus_conn_get_timeout(c), -1);
+	/* 0 while frames that came with the welcome may wait (check_lib_loop: welcome_batch) */
+	ck_assert_int_le(jbus_conn_get_timeout(c), 0);
 	ck_assert_uint_eq(jbus_conn_dropped(c), 0);
 	ck_assert(!jbus_conn_last_error(c, &code, NULL));
 	ck_assert_int_eq(jbus_conn_dispatch(c), 0); /* nothing to do is not an error */
+	ck_assert_int_eq(jbus_conn_get_timeout(c), -1);
 	ck_assert_int_eq(jbus_ping(c, JT_TIMEOUT_MS), 0);
 	ck_assert_int_eq(jbus_conn_wait(c, 0), 0);
 	ck_assert_int_eq(jbus_conn_flush(c, 0), 0);
@@ -391,6 +393,44 @@ START_TEST(test_lib_sync_broker_error)
 }
 END_TEST
 
+/* jbus_send_text_sync: the ok, the data's bytes as given; an unknown name is JBUS_E_BROKER. */
+START_TEST(test_lib_send_text_sync)
+{
+	static const char data[] = "{\"k\" : 1.50,\t\"big\":123456789012345678901234567890}";
+	struct erec e = { .magic = REC_MAGIC };
+	struct jt_conn *w = jt_client("w");
+	jbus_conn *c = lc_new("lib");
+	const char *code = NULL, *msg = NULL;
+	char want[256];
+
+	jbus_conn_on_error(c, record_error, &e);
+	ck_assert_int_eq(jbus_send_text_sync(c, "w", data, -1, JT_TIMEOUT_MS), 0);
+	ck_assert(!jbus_conn_last_error(c, &code, &msg));
+	snprintf(want, sizeof(want), "{\"op\":\"msg\",\"from\":\"lib\",\"to\":\"w\",\"data\":%s}",
+		 data);
+	jt_expect_line(w, want);
+	/* len is honoured (a prefix of a longer buffer); NULL is null */
+	ck_assert_int_eq(jbus_send_text_sync(c, "w", "[1,2]xx", 5, JT_TIMEOUT_MS), 0);
+	jt_expect_line(w, "{\"op\":\"msg\",\"from\":\"lib\",\"to\":\"w\",\"data\":[1,2]}");
+	ck_assert_int_eq(jbus_send_text_sync(c, "w", NULL, 0, JT_TIMEOUT_MS), 0);
+	jt_expect_line(w, "{\"op\":\"msg\",\"from\":\"lib\",\"to\":\"w\",\"data\":null}");
+
+	ck_assert_int_eq(jbus_send_text_sync(c, "nobody", "1", -1, JT_TIMEOUT_MS), JBUS_E_BROKER);
+	ck_assert(jbus_conn_last_error(c, &code, &msg));
+	ck_assert_str_eq(code, "no_such_client");
+	ck_assert_str_ne(msg, "");
+	ck_assert_int_eq(e.calls, 0); /* the call got it, not the callback */
+	/* refused locally, before anything is queued */
+	ck_assert_int_eq(jbus_send_text_sync(c, "bad name", "1", -1, JT_TIMEOUT_MS),
+			 JBUS_E_BAD_NAME);
+	ck_assert_int_eq(jbus_send_text_sync(c, "w", "{", -1, JT_TIMEOUT_MS), JBUS_E_BAD_JSON);
+	ck_assert_int_eq(jbus_send_text_sync(NULL, "w", "1", -1, 0), -EINVAL);
+	ck_assert_int_eq(jbus_conn_get_events(c), POLLIN);
+	/* w got the three messages and nothing else: its pong comes next */
+	jt_sync(w);
+}
+END_TEST
+
 /* A JSON string of exactly n bytes ("xx...x"), n >= 2. */
 static const char *jstring(char *buf, size_t n)
 {
@@ -480,7 +520,60 @@ START_TEST(test_lib_bad_args)
 }
 END_TEST
 
-/* section: error texts and JSON checking (no broker) */
+/* section: no broker: the default path's rule, error texts, JSON checking */
+
+/*
+ * $JBUS_SOCKET, else $XDG_RUNTIME_DIR/jbus.sock, else /tmp/jbus-<uid>.sock;
+ * an empty variable counts as unset; size counts the NUL.
+ */
+START_TEST(test_lib_default_socket_path)
+{
+	char buf[300], tmp[64], big[201];
+	jbus_conn *c;
+	int n;
+
+	setenv("JBUS_SOCKET", "/a/b.sock", 1);
+	setenv("XDG_RUNTIME_DIR", "/run/x", 1);
+	ck_assert_int_eq(jbus_default_socket_path(buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "/a/b.sock");
+	memset(buf, 0, sizeof(buf));
+	ck_assert_int_eq(jbus_default_socket_path(buf, 10), 0);
+	ck_assert_str_eq(buf, "/a/b.sock");
+	ck_assert_int_eq(jbus_default_socket_path(buf, 9), -ENAMETOOLONG);
+
+	setenv("JBUS_SOCKET", "", 1);
+	ck_assert_int_eq(jbus_default_socket_path(buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "/run/x/jbus.sock");
+	unsetenv("JBUS_SOCKET");
+	memset(buf, 0, sizeof(buf));
+	ck_assert_int_eq(jbus_default_socket_path(buf, 17), 0);
+	ck_assert_str_eq(buf, "/run/x/jbus.sock");
+	ck_assert_int_eq(jbus_default_socket_path(buf, 16), -ENAMETOOLONG);
+
+	n = snprintf(tmp, sizeof(tmp), "/tmp/jbus-%u.sock", (unsigned)getuid());
+	setenv("JBUS_SOCKET", "", 1);
+	setenv("XDG_RUNTIME_DIR", "", 1);
+	ck_assert_int_eq(jbus_default_socket_path(buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, tmp);
+	unsetenv("JBUS_SOCKET");
+	unsetenv("XDG_RUNTIME_DIR");
+	memset(buf, 0, sizeof(buf));
+	ck_assert_int_eq(jbus_default_socket_path(buf, (size_t)n + 1), 0);
+	ck_assert_str_eq(buf, tmp);
+	ck_assert_int_eq(jbus_default_socket_path(buf, (size_t)n), -ENAMETOOLONG);
+	ck_assert_int_eq(jbus_default_socket_path(buf, 0), -ENAMETOOLONG);
+
+	/* only the rule: a path too long for a socket address is refused by the connect */
+	memset(big, 'x', sizeof(big) - 1);
+	big[0] = '/';
+	big[sizeof(big) - 1] = '\0';
+	setenv("JBUS_SOCKET", big, 1);
+	ck_assert_int_eq(jbus_default_socket_path(buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, big);
+	ck_assert_int_eq(jbus_conn_new(&c, NULL, NULL), -ENAMETOOLONG);
+}
+END_TEST
+
 
 START_TEST(test_lib_strerror)
 {
@@ -493,6 +586,7 @@ START_TEST(test_lib_strerror)
 		{ JBUS_E_BAD_JSON, "JBUS_E_BAD_JSON" }, { JBUS_E_BAD_TOPIC, "JBUS_E_BAD_TOPIC" },
 		{ JBUS_E_BAD_NAME, "JBUS_E_BAD_NAME" }, { JBUS_E_NAME_TAKEN, "JBUS_E_NAME_TAKEN" },
 		{ JBUS_E_LIMIT, "JBUS_E_LIMIT" },
+		{ JBUS_E_REPLY, "JBUS_E_REPLY" },
 	};
 	static const struct {
 		int code;
@@ -516,7 +610,7 @@ START_TEST(test_lib_strerror)
 	size_t n = sizeof(codes) / sizeof(codes[0]);
 
 	/* every JBUS_E_* value: its own name and its own text */
-	ck_assert_int_eq((int)n, JBUS_E_BROKER - JBUS_E_LIMIT + 1);
+	ck_assert_int_eq((int)n, JBUS_E_BROKER - JBUS_E_REPLY + 1);
 	for (size_t i = 0; i < n; i++) {
 		const char *t = jbus_strerror(codes[i].code);
 
@@ -536,7 +630,7 @@ START_TEST(test_lib_strerror)
 	ck_assert_str_eq(jbus_strerror(0), "success");
 	ck_assert_str_eq(jbus_error_name(-4100), "unknown");
 	ck_assert_str_eq(jbus_strerror(-4100), "unknown error");
-	ck_assert_str_eq(jbus_error_name(JBUS_E_LIMIT - 1), "unknown");
+	ck_assert_str_eq(jbus_error_name(JBUS_E_REPLY - 1), "unknown");
 	ck_assert_str_eq(jbus_error_name(7), "unknown");
 }
 END_TEST
@@ -602,6 +696,7 @@ Suite *jt_suite(void)
 		{ "connect_errors", test_lib_connect_errors },
 		{ "error_callback", test_lib_error_callback },
 		{ "sync_broker_error", test_lib_sync_broker_error },
+		{ "send_text_sync", test_lib_send_text_sync },
 		{ "bad_args", test_lib_bad_args },
 	};
 	const struct jt_case plain[] = {
@@ -614,6 +709,9 @@ Suite *jt_suite(void)
 	tcase_add_test(jt_tcase(s, "connect_limit", setup_max_clients, teardown, 30),
 		       test_lib_connect_limit);
 	tcase_add_test(jt_tcase(s, "max_frame", setup_max_frame, teardown, 30), test_lib_max_frame);
+	/* no broker, but the variables it changes are put back */
+	tcase_add_test(jt_tcase(s, "default_socket_path", save_env, teardown, 0),
+		       test_lib_default_socket_path);
 	jt_add_cases(s, plain, sizeof(plain) / sizeof(plain[0]), NULL, NULL, 0);
 	return s;
 }

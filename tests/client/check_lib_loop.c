@@ -3,8 +3,10 @@
  * it: no call blocks (against a fake broker that accepts and never reads,
  * and against the real one frozen with SIGSTOP), writes are batched (the
  * fake's first read holds every queued frame), 100,000 small publishes
- * all arrive in order, the blocking helpers give up at their timeout, and
- * a broker that refuses, closes or talks nonsense is reported as such.
+ * all arrive in order, the blocking helpers give up at their timeout, a
+ * message that comes in the same read as the welcome waits for the
+ * callbacks set after jbus_conn_new(), and a broker that refuses, closes
+ * or talks nonsense is reported as such.
  *
  * "Promptly" is a bound of PROMPT_MS per call, far above what a call that
  * does not wait needs and far below the seconds a blocked one would take.
@@ -484,7 +486,8 @@ END_TEST
 /*
  * A scripted fake broker in a child process, for the blocking calls: each
  * step "<text" reads until a line containing text arrived, ">line" writes
- * line plus '\n'; after the last step it closes the connection and exits.
+ * line plus '\n' in one write (so "a\nb" puts two frames in the library's
+ * next read); after the last step it closes the connection and exits.
  */
 static void fake_script(const char *const *steps)
 {
@@ -503,7 +506,11 @@ static void fake_script(const char *const *steps)
 		for (; *steps; steps++) {
 			const char *s = *steps + 1;
 			if (**steps == '>') {
-				if (write(fd, s, strlen(s)) < 0 || write(fd, "\n", 1) != 1)
+				char out[4096];
+				int n = snprintf(out, sizeof(out), "%s\n", s);
+
+				if (n < 0 || (size_t)n >= sizeof(out) ||
+				    write(fd, out, (size_t)n) != n)
 					_exit(1);
 				continue;
 			}
@@ -592,6 +599,39 @@ START_TEST(test_loop_closed_before_welcome)
 }
 END_TEST
 
+/*
+ * The welcome and a message to the new name in one read: jbus_conn_new()
+ * returns at the welcome and keeps the message, get_timeout() says to
+ * dispatch at once, and that dispatch gives it to the callback set after
+ * jbus_conn_new() returned.
+ */
+START_TEST(test_loop_welcome_batch)
+{
+	const char *steps[] = {
+		"<\"op\":\"hello\"",
+		">" WELCOME "\n{\"op\":\"msg\",\"from\":\"early\",\"to\":\"fake\",\"data\":0}",
+		"<\"op\":\"bye\"",
+		NULL,
+	};
+	struct counter k = { .from = "early" };
+	jbus_conn *c;
+
+	fake_script(steps);
+	ck_assert_int_eq(jbus_conn_new(&c, fk.path, "me"), 0);
+	track(c);
+	jbus_conn_on_message(c, count_seq, &k);
+	ck_assert_int_eq(jbus_conn_get_timeout(c), 0);
+	ck_assert_int_eq(k.n, 0);
+	ck_assert_int_eq(jbus_conn_dispatch(c), 1);
+	ck_assert_int_eq(k.n, 1);
+	ck_assert_int_eq(k.bad, 0);
+	ck_assert_int_eq(jbus_conn_get_timeout(c), -1);
+	untrack(c);
+	ck_assert_int_eq(jbus_conn_close(c, JT_TIMEOUT_MS), 0);
+	fake_done();
+}
+END_TEST
+
 /* Lost while a synchronous call waits: it fails with JBUS_E_CLOSED at once. */
 START_TEST(test_loop_sync_call_lost)
 {
@@ -655,6 +695,7 @@ Suite *jt_suite(void)
 		{ "handshake_refused", test_loop_handshake_refused, 5 },
 		{ "refused_before_hello", test_loop_refused_before_hello },
 		{ "closed_before_welcome", test_loop_closed_before_welcome },
+		{ "welcome_batch", test_loop_welcome_batch },
 		{ "sync_call_lost", test_loop_sync_call_lost },
 		{ "protocol_error", test_loop_protocol_error },
 	};

@@ -15,7 +15,7 @@
  * connection stays on a list from jt_connect() to jt_close(), and
  * jt_teardown() closes what is left: with CK_FORK=no a failed assertion
  * longjmps past the test's own jt_close calls, and the next test must not
- * inherit its sockets.
+ * inherit its sockets. Child processes (jt_proc_*) are kept the same way.
  */
 #pragma once
 
@@ -75,7 +75,10 @@ void jt_broker_start_at(struct jt_broker *b, const char *path, const char *const
 /* Checked-fixture setups on jt_b: a broker with default arguments / only a fresh jt_b.dir. */
 void jt_setup(void);
 void jt_setup_dir(void);
-/* Checked-fixture teardown: closes every jt_conn, stops jt_b if running, removes jt_b.dir. */
+/*
+ * Checked-fixture teardown: kills every jt_proc, closes every jt_conn, stops jt_b if running,
+ * removes jt_b.dir.
+ */
 void jt_teardown(void);
 /* SIGTERM, wait, assert exit 0 and the socket gone, remove the directory. */
 void jt_broker_stop(struct jt_broker *b);
@@ -156,3 +159,77 @@ void jt_sync(struct jt_conn *c);
 const char *jt_str(json_object *o, const char *key);
 int64_t jt_int(json_object *o, const char *key);
 bool jt_has(json_object *o, const char *key);
+
+/* section: child processes (jt_proc.c) */
+
+/* A NULL-terminated argument or environment list, written inline. */
+#define JT_ARGV(...) ((const char *const[]){ __VA_ARGS__, NULL })
+
+/* What a process wrote on stdout or stderr (NUL-terminated, grows as needed). */
+struct jt_pipe {
+	int fd; /* our end, -1 once at EOF (or closed by the test) */
+	char *p;
+	size_t len, cap;
+	size_t pos; /* start of the next line jt_proc_line hands out */
+};
+
+struct jt_proc {
+	bool used;     /* the slot holds a process, running or finished, until teardown */
+	char name[64]; /* its program's base name, for failure messages */
+	pid_t pid;     /* 0 once reaped */
+	int in;        /* its stdin, -1 once closed */
+	const char *input;
+	size_t inlen, inoff;
+	struct jt_pipe out, err;
+	int status; /* exit status once jt_proc_wait returned, else -1 */
+};
+
+/*
+ * Start argv[0] (a path) with argv; env entries (NULL: none) "NAME=value" set and "NAME" unset
+ * a variable in the child. With input (borrowed until the process ends), it is written to its
+ * stdin as it reads, then stdin is closed; with NULL, stdin stays open for jt_proc_write until
+ * jt_proc_wait. At most 16 per test.
+ */
+struct jt_proc *jt_proc_start(const char *const *argv, const char *const *env, const char *input,
+			      size_t inlen);
+/* jt_proc_start, then jt_proc_wait: the finished process (status, out.p, err.p). */
+struct jt_proc *jt_proc_run(const char *const *argv, const char *const *env, const char *input,
+			    size_t inlen);
+/*
+ * Next line p writes on b (&p->out or &p->err), its '\n' made a NUL in b->p, or NULL at EOF;
+ * fails after 5 s.
+ */
+const char *jt_proc_line(struct jt_proc *p, struct jt_pipe *b);
+/* The next line of p's stdout is exactly want. */
+void jt_proc_expect_line(struct jt_proc *p, const char *want);
+/* Write s to the stdin of p started without input (no more than a pipe holds: 64 KiB). */
+void jt_proc_write(struct jt_proc *p, const char *s);
+/* What b holds after the lines jt_proc_line handed out ("" if nothing). */
+const char *jt_proc_rest(const struct jt_pipe *b);
+/* Finish stdin, read both outputs to EOF, reap (10 s in all): the exit status; fails if killed. */
+int jt_proc_wait(struct jt_proc *p);
+/* Send sig to the running process p. */
+void jt_proc_signal(struct jt_proc *p, int sig);
+/* SIGKILL and reap every process of the test, free what they wrote (jt_teardown does it). */
+void jt_proc_kill_all(void);
+
+/* section: the jbus tool (jt_cli.c) */
+
+/* Path of the jbus binary under test ($JBUS, else build/jbus). */
+const char *jt_jbus(void);
+/* jt_proc_start of jbus with args (after the program name), env and input. */
+struct jt_proc *jt_jbus_start(const char *const *args, const char *const *env, const char *input,
+			      size_t inlen);
+/* Run jbus with args to completion / the same with input on its stdin. */
+struct jt_proc *jt_jbus_run(const char *const *args);
+struct jt_proc *jt_jbus_run_in(const char *const *args, const char *input, size_t inlen);
+/*
+ * "jbus sub -s <jt_b.path> args", started and known to be subscribed: jt_sync_pub(sync_topic)
+ * reached a client and the subscriber's first line, which must be first_line, was read.
+ */
+struct jt_proc *jt_jbus_sub(const char *const *args, const char *sync_topic,
+			    const char *first_line);
+/* Publish "sync" on topic as "syncer" until the broker delivers it to a client (a subscriber). */
+void jt_sync_pub(const char *topic);
+/* Send "sync" to name as "syncer" until the broker accepts it (name is connected). */
+void jt_sync_send(const char *name);

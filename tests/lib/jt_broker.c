@@ -226,7 +226,8 @@ void jt_broker_stop(struct jt_broker *b)
 
 void jt_teardown(void)
 {
-	/* connections first: the broker then has no one left to tell it is shutting down */
+	/* clients first: the broker then has no one left to tell it is shutting down */
+	jt_proc_kill_all();
 	jt_close_all();
 	jt_broker_stop(&jt_b);
 	/* the test may have stopped or never started the broker; the directory is still ours */
