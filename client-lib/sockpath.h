@@ -12,3 +12,9 @@
 
 /* Writes the default path into buf. Returns 0, or -ENAMETOOLONG if it does not fit cap. */
 int sockpath_default(char *buf, size_t cap);
+
+/*
+ * The same for the datagram socket: $JBUS_DGRAM_SOCKET, else
+ * $XDG_RUNTIME_DIR/jbus.dgram, else /tmp/jbus-<uid>.dgram.
+ */
+int sockpath_default_dgram(char *buf, size_t cap);
