@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "client.h"
+#include "dgram.h"
 #include "log.h"
 #include "presence.h"
 #include "wire.h"
@@ -112,7 +113,7 @@ int broker_new(struct broker **bp, const struct broker_config *cfg, char *err, s
 		snprintf(err, errlen, "signals: %s", strerror(-r));
 		goto fail;
 	}
-	r = listener_open(&b->listener, cfg->socket_path, cfg->mode, err, errlen);
+	r = listener_open(&b->listener, cfg->socket_path, cfg->mode, SOCK_STREAM, err, errlen);
 	if (r < 0)
 		goto fail;
 	b->listener.w.fn = on_accept;
@@ -120,6 +121,11 @@ int broker_new(struct broker **bp, const struct broker_config *cfg, char *err, s
 	if (r < 0) {
 		snprintf(err, errlen, "epoll: %s", strerror(-r));
 		goto fail;
+	}
+	if (cfg->dgram_path) {
+		r = dgram_open(&b->dgram, b, cfg->dgram_path, cfg->mode, err, errlen);
+		if (r < 0)
+			goto fail;
 	}
 	b->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	*bp = b;
@@ -142,6 +148,7 @@ struct broker *broker_free(struct broker *b)
 		client_free(c);
 	}
 	listener_close(&b->listener);
+	b->dgram = dgram_free(b->dgram);
 	safe_close(b->sig.fd);
 	safe_close(b->reserve_fd);
 	if (b->router.root)
@@ -249,6 +256,7 @@ void broker_stop(struct broker *b)
 	b->stopping = true;
 	loop_del(b->loop, &b->listener.w);
 	listener_close(&b->listener);
+	b->dgram = dgram_free(b->dgram);
 	list_for_each_entry_safe(c, tmp, &b->clients, link) {
 		if (c->state == CLIENT_HANDSHAKE || c->state == CLIENT_ACTIVE)
 			client_error(c, NULL, "shutting_down", "the broker is shutting down");

@@ -34,6 +34,7 @@ struct broker_config {
 	size_t max_retained;             /* retained topics */
 	size_t max_retained_bytes;       /* retained topic + data bytes */
 	const char *retain_file;         /* NULL: retained values live in memory only */
+	const char *dgram_path;          /* datagram socket, or NULL for none */
 	int ready_fd; /* -1, or an fd that gets "ready\n" once listening */
 };
 
@@ -59,6 +60,10 @@ struct broker_stats {
 	uint64_t too_large;       /* disconnected for frame_too_large */
 	uint64_t requests_timed_out;
 	uint64_t replies_dropped; /* late, or for a requester that left */
+	uint64_t dgram_in;        /* datagrams received */
+	uint64_t dgram_bad;       /* malformed datagrams dropped */
+	uint64_t dgram_too_large; /* datagrams over max_frame dropped */
+	uint64_t http_requests;   /* HTTP requests answered */
 };
 
 struct broker {
@@ -78,6 +83,7 @@ struct broker {
 	size_t mon_to_len, mon_to_cap;
 	uint64_t requests_pending;
 	struct retain_store retained;
+	struct dgram *dgram;      /* the datagram door, or NULL */
 	uint64_t start_ms;        /* monotonic, for uptime */
 	uint32_t nclients;
 	uint64_t publish_seq;     /* deduplicates deliveries of one publish */

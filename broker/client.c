@@ -17,6 +17,7 @@
 
 #include "broker.h"
 #include "dispatch.h"
+#include "http.h"
 #include "log.h"
 #include "monitor.h"
 #include "router.h"
@@ -259,7 +260,9 @@ static void client_on_timer(struct timer *t)
 {
 	struct client *c = container_of(t, struct client, timer);
 
-	if (c->state == CLIENT_HANDSHAKE) {
+	if (c->state == CLIENT_HANDSHAKE && c->http) {
+		http_timeout(c);
+	} else if (c->state == CLIENT_HANDSHAKE) {
 		c->b->stats.handshake_fail++;
 		client_error(c, NULL, "timeout", "no hello within %u ms of connecting",
 			     c->b->cfg.handshake_timeout_ms);
@@ -348,6 +351,14 @@ static bool handle_frames(struct client *c, const char *buf, size_t len, struct 
 }
 
 /* Keeps buf[pos..len) (a partial frame) in the client's own buffer. */
+/* Most input a client may have pending: a frame and its CRLF, or an HTTP request. */
+static size_t input_limit(const struct client *c)
+{
+	size_t limit = c->b->cfg.max_frame + 2;
+
+	return c->http && limit < HTTP_MAX_REQUEST ? HTTP_MAX_REQUEST : limit;
+}
+
 static int keep_partial(struct client *c, const char *buf, size_t len, struct wire_cursor *cur)
 {
 	size_t left = len - cur->pos;
@@ -358,8 +369,8 @@ static int keep_partial(struct client *c, const char *buf, size_t len, struct wi
 	} else if (left) {
 		size_t cap = left * 2 < 4096 ? 4096 : left * 2;
 		char *p;
-		if (cap > c->b->cfg.max_frame + 2)
-			cap = c->b->cfg.max_frame + 2;
+		if (cap > input_limit(c))
+			cap = input_limit(c);
 		p = malloc(cap);
 		if (!p)
 			return -ENOMEM;
@@ -378,10 +389,10 @@ static int keep_partial(struct client *c, const char *buf, size_t len, struct wi
 	return 0;
 }
 
-/* Room to read into the client's own buffer, grown up to max_frame + CRLF. */
+/* Room to read into the client's own buffer, grown up to input_limit(). */
 static int grow_input(struct client *c)
 {
-	size_t limit = c->b->cfg.max_frame + 2, cap;
+	size_t limit = input_limit(c), cap;
 	char *p;
 
 	if (c->in_cap - c->in_len >= 4096 || c->in_cap >= limit)
@@ -439,6 +450,19 @@ static void client_read(struct client *c)
 	}
 	b->stats.bytes_in += (size_t)n;
 	len += (size_t)n;
+	/* the very first bytes may be an HTTP request instead of a hello */
+	if (c->state == CLIENT_HANDSHAKE && (c->http || (c->frames_in == 0 && cur.pos == 0))) {
+		int h = c->http ? HTTP_YES : http_detect(buf, len);
+		if (h == HTTP_YES && http_feed(c, buf, len) == 0)
+			return;
+		if (h != HTTP_NO) {
+			/* keep every byte: the request is judged whole */
+			cur.pos = cur.scanned = 0;
+			if (keep_partial(c, buf, len, &cur) < 0)
+				client_close(c, "out of memory", END_ERROR);
+			return;
+		}
+	}
 	if (!handle_frames(c, buf, len, &cur))
 		return;
 	if (keep_partial(c, buf, len, &cur) < 0)

@@ -113,7 +113,7 @@ static void do_pub(struct client *c, const struct wire_env *env)
 		return;
 	}
 	/* a refused store is still delivered live; only the answer differs */
-	delivered = publish_route(b, c, t, tn, data, "pub");
+	delivered = publish_route(b, origin_of(c), t, tn, data, "pub");
 	if (delivered < 0) {
 		client_close(c, "out of memory", END_ERROR);
 		return;
@@ -208,7 +208,7 @@ static void do_send(struct client *c, const struct wire_env *env)
 	if (queued)
 		b->stats.deliveries++;
 	/* "to" lists who it was queued to: not a target it just made a slow consumer */
-	monitor_routed(b, "send", c, &target, queued, NULL, 0, data, (struct wire_raw){ 0 });
+	monitor_routed(b, "send", origin_of(c), &target, queued, NULL, 0, data, (struct wire_raw){ 0 });
 	frame_unref(f);
 	b->stats.msgs_routed++;
 	if (client_active(c))

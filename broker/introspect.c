@@ -24,7 +24,6 @@ static void put_field(struct wire_buf *b, const char *name, uint64_t v)
 
 static void begin(struct wire_buf *b, const char *op, const struct wire_value *id)
 {
-	wire_buf_init(b, FRAME_HEADROOM);
 	wire_buf_puts(b, "{\"op\":\"");
 	wire_buf_puts(b, op);
 	wire_buf_puts(b, "\"");
@@ -34,32 +33,41 @@ static void begin(struct wire_buf *b, const char *op, const struct wire_value *i
 	}
 }
 
+void introspect_build_stats(struct broker *b, struct wire_buf *wb, const struct wire_value *id)
+{
+	const struct broker_stats *s = &b->stats;
+
+	begin(wb, "stats", id);
+	put_field(wb, "uptime_ms", loop_now(b->loop) - b->start_ms);
+	put_field(wb, "clients", broker_active_clients(b));
+	put_field(wb, "subscriptions", b->router.nsubs);
+	put_field(wb, "retained", b->retained.count);
+	put_field(wb, "retained_bytes", b->retained.bytes);
+	put_field(wb, "frames_in", s->frames_in);
+	put_field(wb, "msgs_routed", s->msgs_routed);
+	put_field(wb, "deliveries", s->deliveries);
+	put_field(wb, "bytes_in", s->bytes_in);
+	put_field(wb, "bytes_out", s->bytes_out);
+	put_field(wb, "slow_consumer_disconnects", s->slow_consumers);
+	put_field(wb, "requests_pending", b->requests_pending);
+	put_field(wb, "requests_timed_out", s->requests_timed_out);
+	put_field(wb, "replies_dropped", s->replies_dropped);
+	put_field(wb, "errors_sent", s->errors);
+	put_field(wb, "connections", s->connections);
+	put_field(wb, "connections_refused", s->rejected);
+	put_field(wb, "handshake_failures", s->handshake_fail);
+	put_field(wb, "dgram_in", s->dgram_in);
+	put_field(wb, "dgram_dropped", s->dgram_bad + s->dgram_too_large);
+	put_field(wb, "http_requests", s->http_requests);
+	wire_buf_puts(wb, "}\n");
+}
+
 void introspect_stats(struct client *c, const struct wire_value *id)
 {
-	struct broker *b = c->b;
-	const struct broker_stats *s = &b->stats;
 	struct wire_buf wb;
 
-	begin(&wb, "stats", id);
-	put_field(&wb, "uptime_ms", loop_now(b->loop) - b->start_ms);
-	put_field(&wb, "clients", broker_active_clients(b));
-	put_field(&wb, "subscriptions", b->router.nsubs);
-	put_field(&wb, "retained", b->retained.count);
-	put_field(&wb, "retained_bytes", b->retained.bytes);
-	put_field(&wb, "frames_in", s->frames_in);
-	put_field(&wb, "msgs_routed", s->msgs_routed);
-	put_field(&wb, "deliveries", s->deliveries);
-	put_field(&wb, "bytes_in", s->bytes_in);
-	put_field(&wb, "bytes_out", s->bytes_out);
-	put_field(&wb, "slow_consumer_disconnects", s->slow_consumers);
-	put_field(&wb, "requests_pending", b->requests_pending);
-	put_field(&wb, "requests_timed_out", s->requests_timed_out);
-	put_field(&wb, "replies_dropped", s->replies_dropped);
-	put_field(&wb, "errors_sent", s->errors);
-	put_field(&wb, "connections", s->connections);
-	put_field(&wb, "connections_refused", s->rejected);
-	put_field(&wb, "handshake_failures", s->handshake_fail);
-	wire_buf_puts(&wb, "}\n");
+	wire_buf_init(&wb, FRAME_HEADROOM);
+	introspect_build_stats(c->b, &wb, id);
 	client_queue_buf(c, &wb);
 }
 
@@ -91,21 +99,27 @@ static void put_client(struct wire_buf *wb, const struct client *x, bool first)
 	wire_buf_puts(wb, x->monitor ? ",\"monitor\":true}" : ",\"monitor\":false}");
 }
 
-void introspect_clients(struct client *c, const struct wire_value *id)
+void introspect_build_clients(struct broker *b, struct wire_buf *wb, const struct wire_value *id)
 {
-	struct broker *b = c->b;
 	struct client *x;
-	struct wire_buf wb;
 	bool first = true;
 
-	begin(&wb, "clients", id);
-	wire_buf_puts(&wb, ",\"clients\":[");
+	begin(wb, "clients", id);
+	wire_buf_puts(wb, ",\"clients\":[");
 	list_for_each_entry(x, &b->clients, link) {
 		if (!client_active(x))
 			continue;
-		put_client(&wb, x, first);
+		put_client(wb, x, first);
 		first = false;
 	}
-	wire_buf_puts(&wb, "]}\n");
+	wire_buf_puts(wb, "]}\n");
+}
+
+void introspect_clients(struct client *c, const struct wire_value *id)
+{
+	struct wire_buf wb;
+
+	wire_buf_init(&wb, FRAME_HEADROOM);
+	introspect_build_clients(c->b, &wb, id);
 	client_queue_buf(c, &wb);
 }

@@ -30,7 +30,7 @@ static int fill_addr(struct sockaddr_un *sa, const char *path)
 }
 
 /* 1: a broker answers; 0: stale (removed); negative errno: refuse. */
-static int probe_existing(const char *path, const struct sockaddr_un *sa, char *err,
+static int probe_existing(const char *path, const struct sockaddr_un *sa, int type, char *err,
 			  size_t errlen)
 {
 	struct stat st;
@@ -47,7 +47,7 @@ static int probe_existing(const char *path, const struct sockaddr_un *sa, char *
 		snprintf(err, errlen, "%s exists and is not a socket; refusing to replace it", path);
 		return -EEXIST;
 	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	fd = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
 		r = -errno;
 		snprintf(err, errlen, "socket: %s", strerror(errno));
@@ -74,7 +74,8 @@ static int probe_existing(const char *path, const struct sockaddr_un *sa, char *
 	return 0;
 }
 
-int listener_open(struct listener *ls, const char *path, mode_t mode, char *err, size_t errlen)
+int listener_open(struct listener *ls, const char *path, mode_t mode, int type, char *err,
+		  size_t errlen)
 {
 	struct sockaddr_un sa;
 	struct stat st;
@@ -89,10 +90,10 @@ int listener_open(struct listener *ls, const char *path, mode_t mode, char *err,
 			 strlen(path), SOCKPATH_MAX);
 		return -ENAMETOOLONG;
 	}
-	r = probe_existing(path, &sa, err, errlen);
+	r = probe_existing(path, &sa, type, err, errlen);
 	if (r < 0)
 		return r;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	fd = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
 		r = -errno;
 		snprintf(err, errlen, "socket: %s", strerror(errno));
@@ -111,7 +112,7 @@ int listener_open(struct listener *ls, const char *path, mode_t mode, char *err,
 		safe_close(fd);
 		return r;
 	}
-	if (listen(fd, SOMAXCONN) < 0 || stat(path, &st) < 0) {
+	if ((type == SOCK_STREAM && listen(fd, SOMAXCONN) < 0) || stat(path, &st) < 0) {
 		r = -errno;
 		snprintf(err, errlen, "cannot listen on %s: %s", path, strerror(-r));
 		unlink(path);

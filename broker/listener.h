@@ -19,9 +19,11 @@ struct listener {
 };
 
 /*
- * Binds and listens on path with the given mode. Returns 0, or a negative
- * errno with a human reason in err.
+ * Binds path with the given mode, as a SOCK_STREAM (then listening) or
+ * SOCK_DGRAM socket. Returns 0, or a negative errno with a human reason in
+ * err.
  */
-int listener_open(struct listener *ls, const char *path, mode_t mode, char *err, size_t errlen);
+int listener_open(struct listener *ls, const char *path, mode_t mode, int type, char *err,
+		  size_t errlen);
 /* Closes the socket and removes the file if it is still the one we bound. */
 void listener_close(struct listener *ls);

@@ -49,6 +49,8 @@ static void usage(FILE *f)
 		"      --max-retained-bytes BYTES\n"
 		"                               retained topic + data bytes (default 64M)\n"
 		"      --retain-file PATH       keep retained messages in PATH across restarts\n"
+		"      --dgram PATH             also bind a datagram socket at PATH: each\n"
+		"                               datagram is one pub frame, no answer\n"
 		"      --ready-fd FD            write \"ready\\n\" to FD once listening,\n"
 		"                               then close it (for supervisors and tests)\n"
 		"  -v, --verbose                log debug events (connections, handshakes)\n"
@@ -128,6 +130,7 @@ int main(int argc, char **argv)
 		{ "max-retained", required_argument, NULL, 'N' },
 		{ "max-retained-bytes", required_argument, NULL, 'B' },
 		{ "retain-file", required_argument, NULL, 'f' },
+		{ "dgram", required_argument, NULL, 'D' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -210,6 +213,11 @@ int main(int argc, char **argv)
 			if (!*optarg)
 				return usage_error("invalid --retain-file", optarg, " (empty path)");
 			cfg.retain_file = optarg;
+			break;
+		case 'D':
+			if (!*optarg)
+				return usage_error("invalid --dgram", optarg, " (empty path)");
+			cfg.dgram_path = optarg;
 			break;
 		case 'R':
 			if (parse_size(optarg, 0, INT_MAX, &v) < 0 || strpbrk(optarg, "kKmMgG"))

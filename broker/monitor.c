@@ -64,7 +64,7 @@ void monitor_reset_recipients(struct broker *b)
 	b->mon_to_len = 0;
 }
 
-void monitor_routed(struct broker *b, const char *kind, struct client *from,
+void monitor_routed(struct broker *b, const char *kind, struct origin from,
 		    struct client *const *to, size_t nto, const char *topic, size_t topic_len,
 		    struct wire_raw data, struct wire_raw error)
 {
@@ -78,10 +78,7 @@ void monitor_routed(struct broker *b, const char *kind, struct client *from,
 	wire_buf_puts(&wb, "{\"op\":\"mon\",\"kind\":");
 	wire_buf_put_jstr(&wb, kind, strlen(kind));
 	wire_buf_puts(&wb, ",\"from\":");
-	if (from)
-		wire_buf_put_jstr(&wb, from->name.name, from->name.len);
-	else
-		wire_buf_puts(&wb, "\"$SYS\"");
+	wire_buf_put_jstr(&wb, from.name, from.len);
 	wire_buf_puts(&wb, ",\"to\":[");
 	for (size_t i = 0; i < nto; i++) {
 		if (i)

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "publish.h"
 #include "wire.h"
 
 struct broker;
@@ -18,11 +19,10 @@ void monitor_handle(struct client *c, const struct wire_value *id);
 void monitor_client_gone(struct client *c);
 
 /*
- * Copies one routed message to every monitor. from NULL means the broker
- * ("$SYS"); topic NULL for send, req and reply; error (len != 0) replaces
- * data for an error reply.
+ * Copies one routed message to every monitor. topic NULL for send, req and
+ * reply; error (len != 0) replaces data for an error reply.
  */
-void monitor_routed(struct broker *b, const char *kind, struct client *from,
+void monitor_routed(struct broker *b, const char *kind, struct origin from,
 		    struct client *const *to, size_t nto, const char *topic, size_t topic_len,
 		    struct wire_raw data, struct wire_raw error);
 

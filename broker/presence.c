@@ -38,7 +38,7 @@ static void publish_event(struct client *c, const char *topic, const char *reaso
 	}
 	wire_buf_puts(&wb, "}");
 	if (!wire_buf_failed(&wb))
-		publish_route(b, NULL, topic, strlen(topic), (struct wire_raw){ wb.p, wb.len },
+		publish_route(b, ORIGIN_SYS, topic, strlen(topic), (struct wire_raw){ wb.p, wb.len },
 			      "sys");
 	wire_buf_free(&wb);
 }
@@ -59,7 +59,7 @@ static void publish_will(struct client *c)
 		       data) == RETAIN_E_LIMIT)
 		log_warn("will not retained: retained bounds reached client=%s topic=%s",
 			 c->name.name, c->will.topic);
-	publish_route(b, c, c->will.topic, c->will.topic_len, data, "will");
+	publish_route(b, origin_of(c), c->will.topic, c->will.topic_len, data, "will");
 	b->stats.msgs_routed++;
 }
 

@@ -30,18 +30,19 @@ static void deliver(void *owner, void *ud)
 	}
 }
 
-int64_t publish_route(struct broker *b, struct client *from, const char *topic, size_t topic_len,
+struct origin origin_of(const struct client *c)
+{
+	return (struct origin){ c->name.name, c->name.len };
+}
+
+int64_t publish_route(struct broker *b, struct origin from, const char *topic, size_t topic_len,
 		      struct wire_raw data, const char *kind)
 {
 	struct route p = { .b = b };
 	struct wire_buf wb;
 
 	wire_buf_init(&wb, FRAME_HEADROOM);
-	if (from)
-		wire_build_msg(&wb, topic, topic_len, from->name.name, from->name.len, NULL, 0,
-			       data);
-	else
-		wire_build_msg(&wb, topic, topic_len, "$SYS", 4, NULL, 0, data);
+	wire_build_msg(&wb, topic, topic_len, from.name, from.len, NULL, 0, data);
 	p.f = frame_from_buf(&wb);
 	if (!p.f)
 		return -ENOMEM;

@@ -13,10 +13,19 @@
 struct broker;
 struct client;
 
+/* Who a routed message is from, as "from" shows it: a client's name,
+ * "$SYS", or "dgram:<uid>:<pid>". */
+struct origin {
+	const char *name;
+	size_t len;
+};
+
+#define ORIGIN_SYS ((struct origin){ "$SYS", 4 })
+struct origin origin_of(const struct client *c);
+
 /*
- * from NULL means the broker itself ("$SYS"). kind is the monitor kind
- * ("pub", "will", "sys"). Returns the number of clients the message was
- * queued to, or -ENOMEM.
+ * kind is the monitor kind ("pub", "will", "sys"). Returns the number of
+ * clients the message was queued to, or -ENOMEM.
  */
-int64_t publish_route(struct broker *b, struct client *from, const char *topic, size_t topic_len,
+int64_t publish_route(struct broker *b, struct origin from, const char *topic, size_t topic_len,
 		      struct wire_raw data, const char *kind);

@@ -195,7 +195,7 @@ void request_handle_req(struct client *c, const struct wire_env *env)
 	wire_build_req_in(&wb, c->name.name, c->name.len, r->tid, data);
 	/* if this makes the target a slow consumer, its cleanup answers no_reply */
 	bool queued = client_queue_buf(target, &wb);
-	monitor_routed(b, "req", c, &target, queued, NULL, 0, data, (struct wire_raw){ 0 });
+	monitor_routed(b, "req", origin_of(c), &target, queued, NULL, 0, data, (struct wire_raw){ 0 });
 }
 
 void request_handle_reply(struct client *c, const struct wire_env *env)
@@ -251,7 +251,7 @@ void request_handle_reply(struct client *c, const struct wire_env *env)
 	wire_build_reply(&wb, rid, c->name.name, c->name.len, rdata, NULL, NULL, rerr);
 	request_unlink(b, r);
 	bool queued = client_queue_buf(r->requester, &wb);
-	monitor_routed(b, "reply", c, &r->requester, queued, NULL, 0, rdata, rerr);
+	monitor_routed(b, "reply", origin_of(c), &r->requester, queued, NULL, 0, rdata, rerr);
 	free(r);
 }
 

@@ -1,0 +1,187 @@
+/*
+ * Datagram publishing (see dgram.h). One recvmsg() per datagram, up to a
+ * bounded number per loop turn so a flood cannot starve stream clients;
+ * the kernel queues the rest. MSG_TRUNC tells the real size of a datagram
+ * larger than max_frame, which is dropped and counted.
+ */
+#include "dgram.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include "broker.h"
+#include "listener.h"
+#include "log.h"
+#include "publish.h"
+#include "retain.h"
+#include "topic.h"
+
+#define DGRAM_PER_TURN 256
+#define DGRAM_LOG_SLOTS 64
+
+struct dgram {
+	struct listener ls;
+	struct broker *b;
+	char *buf; /* max_frame + 2: room to see that a datagram is too large */
+	size_t cap;
+	/* last warning per sender, for rate limiting (a small direct-mapped cache) */
+	struct {
+		pid_t pid;
+		uid_t uid;
+		uint64_t at;
+	} logged[DGRAM_LOG_SLOTS];
+};
+
+static void on_readable(struct watch *w, uint32_t events);
+
+int dgram_open(struct dgram **dp, struct broker *b, const char *path, mode_t mode, char *err,
+	       size_t errlen)
+{
+	struct dgram *d = calloc(1, sizeof(*d));
+	int one = 1, r;
+
+	if (!d)
+		return -ENOMEM;
+	d->b = b;
+	d->cap = b->cfg.max_frame + 2;
+	d->buf = malloc(d->cap);
+	if (!d->buf) {
+		free(d);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	r = listener_open(&d->ls, path, mode, SOCK_DGRAM, err, errlen);
+	if (r < 0) {
+		free(d->buf);
+		free(d);
+		return r;
+	}
+	/* the sender's uid and pid come with each datagram */
+	if (setsockopt(d->ls.w.fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "SO_PASSCRED on %s: %s", path, strerror(errno));
+		dgram_free(d);
+		return r;
+	}
+	d->ls.w.fn = on_readable;
+	r = loop_add(b->loop, &d->ls.w, EPOLLIN);
+	if (r < 0) {
+		snprintf(err, errlen, "epoll: %s", strerror(-r));
+		dgram_free(d);
+		return r;
+	}
+	*dp = d;
+	return 0;
+}
+
+struct dgram *dgram_free(struct dgram *d)
+{
+	if (!d)
+		return NULL;
+	if (d->ls.w.fd >= 0)
+		loop_del(d->b->loop, &d->ls.w);
+	listener_close(&d->ls);
+	free(d->buf);
+	free(d);
+	return NULL;
+}
+
+/* Warn about a sender at most once a second. */
+static void complain(struct dgram *d, const struct ucred *cr, const char *what)
+{
+	unsigned slot = ((unsigned)cr->pid * 31u + (unsigned)cr->uid) % DGRAM_LOG_SLOTS;
+	uint64_t now = loop_now(d->b->loop);
+
+	if (d->logged[slot].pid == cr->pid && d->logged[slot].uid == cr->uid &&
+	    d->logged[slot].at && now - d->logged[slot].at < 1000)
+		return;
+	d->logged[slot].pid = cr->pid;
+	d->logged[slot].uid = cr->uid;
+	d->logged[slot].at = now | 1;
+	log_warn("dgram dropped: %s from=dgram:%u:%d", what, (unsigned)cr->uid, (int)cr->pid);
+}
+
+/* Returns NULL when published, else why the datagram was refused. */
+static const char *publish_dgram(struct dgram *d, const struct ucred *cr, const char *p, size_t n)
+{
+	struct broker *b = d->b;
+	struct wire_env env;
+	char tbuf[TOPIC_MAX], from[48];
+	const char *t;
+	size_t tn;
+	struct wire_raw data;
+	const struct wire_value *retain;
+	int fn;
+
+	if (wire_scan(p, n, &env, NULL) != 0)
+		return "not a JSON object";
+	if (!wire_value_is(&env.f[WF_OP], "pub"))
+		return "op is not \"pub\"";
+	if (env.f[WF_TOPIC].type != WIRE_T_STRING ||
+	    wire_string(&env.f[WF_TOPIC], tbuf, sizeof(tbuf), &t, &tn) != 0 ||
+	    topic_check_name(t, tn))
+		return "missing or invalid topic";
+	retain = &env.f[WF_RETAIN];
+	if (retain->type != WIRE_T_ABSENT && retain->type != WIRE_T_TRUE &&
+	    retain->type != WIRE_T_FALSE)
+		return "retain is not a boolean";
+	fn = snprintf(from, sizeof(from), "dgram:%u:%d", (unsigned)cr->uid, (int)cr->pid);
+	data = wire_raw_of(&env.f[WF_DATA]);
+	if (retain->type == WIRE_T_TRUE &&
+	    retain_set(&b->retained, t, tn, from, (size_t)fn, data) == RETAIN_E_LIMIT)
+		log_warn("dgram pub not retained: retained bounds reached from=%s topic=%s", from,
+			 t);
+	if (publish_route(b, (struct origin){ from, (size_t)fn }, t, tn, data, "pub") < 0)
+		return "out of memory";
+	b->stats.msgs_routed++;
+	return NULL;
+}
+
+static void on_readable(struct watch *w, uint32_t events)
+{
+	struct dgram *d = container_of(w, struct dgram, ls.w);
+	struct broker *b = d->b;
+
+	for (int i = 0; i < DGRAM_PER_TURN; i++) {
+		union {
+			struct cmsghdr h;
+			char buf[CMSG_SPACE(sizeof(struct ucred))];
+		} ctl;
+		struct iovec iov = { d->buf, d->cap };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &ctl,
+				     .msg_controllen = sizeof(ctl) };
+		struct ucred cr = { .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
+		struct cmsghdr *cm;
+		const char *why;
+		ssize_t n = recvmsg(w->fd, &mh, MSG_DONTWAIT | MSG_TRUNC | MSG_CMSG_CLOEXEC);
+
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				log_warn("dgram recvmsg: %s", strerror(errno));
+			return;
+		}
+		for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+			if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_CREDENTIALS)
+				memcpy(&cr, CMSG_DATA(cm), sizeof(cr));
+		b->stats.dgram_in++;
+		b->stats.bytes_in += (size_t)n;
+		size_t len = (size_t)n;
+		/* a line ending does not count against max_frame, as on the stream */
+		if (len <= d->cap && len && d->buf[len - 1] == '\n')
+			len--;
+		if (len <= d->cap && len && d->buf[len - 1] == '\r')
+			len--;
+		if (len > b->cfg.max_frame) {
+			b->stats.dgram_too_large++;
+			complain(d, &cr, "larger than max_frame");
+			continue;
+		}
+		why = publish_dgram(d, &cr, d->buf, len);
+		if (why) {
+			b->stats.dgram_bad++;
+			complain(d, &cr, why);
+		}
+	}
+}
