@@ -17,23 +17,6 @@
 
 #include "jt.h"
 
-static char retain_file[sizeof(jt_b.dir) + 16];
-
-static void expect(struct jt_proc *p, int status, const char *out, const char *err)
-{
-	ck_assert_msg(p->status == status, "status %d, stderr: %s", p->status, p->err.p);
-	ck_assert_str_eq(p->out.p, out);
-	ck_assert_str_eq(p->err.p, err);
-}
-
-static json_object *parse(const char *text)
-{
-	json_object *o = json_tokener_parse(text);
-
-	ck_assert_msg(o != NULL, "not JSON: %s", text);
-	return o;
-}
-
 /* section: stats and clients */
 
 /* --json: the broker's frame; the table: one "NAME VALUE" line per field of it, in order. */
@@ -47,7 +30,7 @@ START_TEST(test_cli_stats)
 	ck_assert_str_eq(p->err.p, "");
 	ck_assert_int_eq(strncmp(p->out.p, "{\"op\":\"stats\",\"id\":", 19), 0);
 	ck_assert_ptr_eq(strchr(p->out.p, '\n'), p->out.p + strlen(p->out.p) - 1);
-	o = parse(p->out.p);
+	o = jt_parse(p->out.p);
 	ck_assert_int_eq(jt_int(o, "clients"), 1); /* the tool itself */
 	ck_assert_int_ge(json_object_object_length(o), 17);
 	json_object_put(o);
@@ -55,7 +38,7 @@ START_TEST(test_cli_stats)
 	p = jt_jbus_run(JT_ARGV("-s", jt_b.path, "stats"));
 	ck_assert_int_eq(p->status, 0);
 	/* the fields of an answer given at the same time: those that move stay put */
-	o = parse(jt_jbus_run(JT_ARGV("-s", jt_b.path, "stats", "--json"))->out.p);
+	o = jt_parse(jt_jbus_run(JT_ARGV("-s", jt_b.path, "stats", "--json"))->out.p);
 	json_object_object_foreach(o, key, v)
 	{
 		const char *line;
@@ -111,7 +94,7 @@ START_TEST(test_cli_clients)
 	/* --json: the broker's frame */
 	p = jt_jbus_run(JT_ARGV("-s", jt_b.path, "clients", "--json"));
 	ck_assert_int_eq(p->status, 0);
-	o = parse(p->out.p);
+	o = jt_parse(p->out.p);
 	ck_assert_str_eq(jt_str(o, "op"), "clients");
 	ck_assert(json_object_object_get_ex(o, "clients", &list));
 	ck_assert_int_eq(json_object_array_length(list), 2);
@@ -219,50 +202,43 @@ START_TEST(test_cli_pub_retain)
 	struct jt_proc *p, *s;
 	json_object *o;
 
-	expect(jt_jbus_run(JT_ARGV("-s", jt_b.path, "-n", "panel", "pub", "-r", "heat/mode",
-				   "\"eco\"")),
-	       0, "", "");
-	expect(jt_jbus_run(JT_ARGV("-s", jt_b.path, "-n", "panel", "pub", "--retain", "--wait",
-				   "heat/temp", "21.5")),
-	       0, "delivered 0\n", "");
+	jt_proc_expect(jt_jbus_run(JT_ARGV("-s", jt_b.path, "-n", "panel", "pub", "-r", "heat/mode",
+					   "\"eco\"")),
+		       0, "", "");
+	jt_proc_expect(jt_jbus_run(JT_ARGV("-s", jt_b.path, "-n", "panel", "pub", "--retain",
+					   "--wait", "heat/temp", "21.5")),
+		       0, "delivered 0\n", "");
 	/* a new subscriber gets them first, marked, in topic order */
 	s = jt_jbus_run(JT_ARGV("-s", jt_b.path, "sub", "-C", "2", "heat/#"));
-	expect(s, 0,
-	       "{\"op\":\"msg\",\"topic\":\"heat/mode\",\"from\":\"panel\",\"data\":\"eco\","
-	       "\"retained\":true}\n"
-	       "{\"op\":\"msg\",\"topic\":\"heat/temp\",\"from\":\"panel\",\"data\":21.5,"
-	       "\"retained\":true}\n",
-	       "");
+	jt_proc_expect(
+		s, 0,
+		"{\"op\":\"msg\",\"topic\":\"heat/mode\",\"from\":\"panel\",\"data\":\"eco\","
+		"\"retained\":true}\n"
+		"{\"op\":\"msg\",\"topic\":\"heat/temp\",\"from\":\"panel\",\"data\":21.5,"
+		"\"retained\":true}\n",
+		"");
 	s = jt_jbus_run(JT_ARGV("-s", jt_b.path, "sub", "-C", "1", "-v", "heat/temp"));
-	expect(s, 0, "heat/temp 21.5\n", "");
+	jt_proc_expect(s, 0, "heat/temp 21.5\n", "");
 	/* without JSON: cleared */
-	expect(jt_jbus_run(JT_ARGV("-s", jt_b.path, "pub", "-r", "heat/mode")), 0, "", "");
+	jt_proc_expect(jt_jbus_run(JT_ARGV("-s", jt_b.path, "pub", "-r", "heat/mode")), 0, "", "");
 	p = jt_jbus_run(JT_ARGV("-s", jt_b.path, "stats", "--json"));
-	o = parse(p->out.p);
+	o = jt_parse(p->out.p);
 	ck_assert_int_eq(jt_int(o, "retained"), 1);
 	json_object_put(o);
 }
 END_TEST
 
-static void setup_retain_file(void)
-{
-	jt_setup_dir();
-	snprintf(retain_file, sizeof(retain_file), "%s/retained", jt_b.dir);
-	snprintf(jt_b.path, sizeof(jt_b.path), "%s/jbus.sock", jt_b.dir);
-	jt_broker_start_at(&jt_b, jt_b.path, JT_ARGV("--retain-file", retain_file));
-}
-
 /* With --retain-file, a restarted broker still has the values. */
 START_TEST(test_cli_retain_restart)
 {
-	expect(jt_jbus_run(JT_ARGV("-s", jt_b.path, "-n", "panel", "pub", "-r", "cfg/mode",
-				   "{\"m\": \"eco\"}")),
-	       0, "", "");
+	jt_proc_expect(jt_jbus_run(JT_ARGV("-s", jt_b.path, "-n", "panel", "pub", "-r", "cfg/mode",
+					   "{\"m\": \"eco\"}")),
+		       0, "", "");
 	ck_assert_int_eq(kill(jt_b.pid, SIGTERM), 0);
 	jt_broker_expect_exit(&jt_b);
-	jt_broker_start_at(&jt_b, jt_b.path, JT_ARGV("--retain-file", retain_file));
-	expect(jt_jbus_run(JT_ARGV("-s", jt_b.path, "sub", "-C", "1", "--data", "cfg/#")), 0,
-	       "{\"m\": \"eco\"}\n", "");
+	jt_broker_start_at(&jt_b, jt_b.path, JT_ARGV("--retain-file", jt_retain_file()));
+	jt_proc_expect(jt_jbus_run(JT_ARGV("-s", jt_b.path, "sub", "-C", "1", "--data", "cfg/#")),
+		       0, "{\"m\": \"eco\"}\n", "");
 }
 END_TEST
 
@@ -279,7 +255,7 @@ Suite *jt_suite(void)
 	jt_add_cases(s, cases, sizeof(cases) / sizeof(cases[0]), jt_setup, jt_teardown, 60);
 	tcase_add_test(jt_tcase(s, "monitor_forbidden", setup_open, jt_teardown, 60),
 		       test_cli_monitor_forbidden);
-	tcase_add_test(jt_tcase(s, "retain_restart", setup_retain_file, jt_teardown, 60),
+	tcase_add_test(jt_tcase(s, "retain_restart", jt_setup_retain_file, jt_teardown, 60),
 		       test_cli_retain_restart);
 	return s;
 }

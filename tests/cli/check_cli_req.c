@@ -71,13 +71,6 @@ static json_object *call_raw(struct jt_conn *raw, const char *const *args, struc
 	return req;
 }
 
-static void expect(struct jt_proc *p, int status, const char *out, const char *err)
-{
-	ck_assert_msg(p->status == status, "status %d, stderr: %s", p->status, p->err.p);
-	ck_assert_str_eq(p->out.p, out);
-	ck_assert_str_eq(p->err.p, err);
-}
-
 /* SIGTERM ends a serve with status 0 and nothing said. */
 static void stop(struct jt_proc *p)
 {
@@ -93,12 +86,12 @@ START_TEST(test_cli_serve_echo)
 {
 	struct jt_proc *s = serve("echo", JT_ARGV("--echo"));
 
-	expect(call(JT_ARGV("echo", "{\"a\": [1, 2.50],\t\"b\":\"\\u00e9\"}")), 0,
-	       "{\"a\": [1, 2.50],\t\"b\":\"\\u00e9\"}\n", "");
-	expect(call(JT_ARGV("echo")), 0, "null\n", "");
-	expect(call(JT_ARGV("--string", "echo", "he said \"hi\"")), 0, "\"he said \\\"hi\\\"\"\n",
-	       "");
-	expect(call(JT_ARGV("-t", "0.5", "echo", "--", "-1")), 0, "-1\n", "");
+	jt_proc_expect(call(JT_ARGV("echo", "{\"a\": [1, 2.50],\t\"b\":\"\\u00e9\"}")), 0,
+		       "{\"a\": [1, 2.50],\t\"b\":\"\\u00e9\"}\n", "");
+	jt_proc_expect(call(JT_ARGV("echo")), 0, "null\n", "");
+	jt_proc_expect(call(JT_ARGV("--string", "echo", "he said \"hi\"")), 0,
+		       "\"he said \\\"hi\\\"\"\n", "");
+	jt_proc_expect(call(JT_ARGV("-t", "0.5", "echo", "--", "-1")), 0, "-1\n", "");
 	stop(s);
 }
 END_TEST
@@ -110,15 +103,16 @@ START_TEST(test_cli_serve_command)
 						 "read d; printf '{\"from\":\"%s\",\"got\":%s}\\n' "
 						 "\"$JBUS_FROM\" \"$d\""));
 
-	expect(call(JT_ARGV("-n", "alice", "svc", "[1, \"x\"]")), 0,
-	       "{\"from\":\"alice\",\"got\":[1, \"x\"]}\n", "");
-	expect(call(JT_ARGV("-n", "bob", "svc")), 0, "{\"from\":\"bob\",\"got\":null}\n", "");
+	jt_proc_expect(call(JT_ARGV("-n", "alice", "svc", "[1, \"x\"]")), 0,
+		       "{\"from\":\"alice\",\"got\":[1, \"x\"]}\n", "");
+	jt_proc_expect(call(JT_ARGV("-n", "bob", "svc")), 0, "{\"from\":\"bob\",\"got\":null}\n",
+		       "");
 	stop(s);
 	/* a command that uses jbus itself reaches the same broker */
 	s = serve("relay",
 		  JT_ARGV("--", "sh", "-c", "read d; exec \"$0\" call echo \"$d\"", jt_jbus()));
 	serve("echo", JT_ARGV("--echo"));
-	expect(call(JT_ARGV("relay", "{\"deep\":true}")), 0, "{\"deep\":true}\n", "");
+	jt_proc_expect(call(JT_ARGV("relay", "{\"deep\":true}")), 0, "{\"deep\":true}\n", "");
 	stop(s);
 }
 END_TEST
@@ -131,18 +125,19 @@ START_TEST(test_cli_serve_failures)
 	serve("mute", JT_ARGV("--", "true"));
 	serve("killed", JT_ARGV("--", "sh", "-c", "kill -9 $$"));
 	serve("missing", JT_ARGV("--", "/nonexistent/cmd"));
-	expect(call(JT_ARGV("fail")), 1, "",
-	       "jbus: command_failed: 'sh' exited with status 3: first disk on fire\n");
-	expect(call(JT_ARGV("junk")), 1, "",
-	       "jbus: command_failed: the output of 'sh' is not one JSON value "
-	       "(byte 0: invalid literal)\n");
-	expect(call(JT_ARGV("mute")), 1, "",
-	       "jbus: command_failed: the output of 'true' is not one JSON value "
-	       "(byte 0: nothing written)\n");
-	expect(call(JT_ARGV("killed")), 1, "",
-	       "jbus: command_failed: 'sh' was killed by signal 9\n");
-	expect(call(JT_ARGV("missing")), 1, "",
-	       "jbus: command_failed: cannot run '/nonexistent/cmd': No such file or directory\n");
+	jt_proc_expect(call(JT_ARGV("fail")), 1, "",
+		       "jbus: command_failed: 'sh' exited with status 3: first disk on fire\n");
+	jt_proc_expect(call(JT_ARGV("junk")), 1, "",
+		       "jbus: command_failed: the output of 'sh' is not one JSON value "
+		       "(byte 0: invalid literal)\n");
+	jt_proc_expect(call(JT_ARGV("mute")), 1, "",
+		       "jbus: command_failed: the output of 'true' is not one JSON value "
+		       "(byte 0: nothing written)\n");
+	jt_proc_expect(call(JT_ARGV("killed")), 1, "",
+		       "jbus: command_failed: 'sh' was killed by signal 9\n");
+	jt_proc_expect(
+		call(JT_ARGV("missing")), 1, "",
+		"jbus: command_failed: cannot run '/nonexistent/cmd': No such file or directory\n");
 }
 END_TEST
 
@@ -154,7 +149,7 @@ START_TEST(test_cli_serve_timeout)
 	int64_t t0 = jt_now_ms();
 
 	/* an error reply of the service, not the broker's timeout: status 1 */
-	expect(call(JT_ARGV("slow")), 1, "", "jbus: timeout: 'sh' ran longer than 0.2 s\n");
+	jt_proc_expect(call(JT_ARGV("slow")), 1, "", "jbus: timeout: 'sh' ran longer than 0.2 s\n");
 	ck_assert_int_lt(jt_now_ms() - t0, 10000);
 	stop(s);
 }
@@ -205,8 +200,8 @@ START_TEST(test_cli_call_errors)
 	json_object *req;
 	char *line = NULL;
 
-	expect(call(JT_ARGV("nobody", "1")), 1, "",
-	       "jbus: no_such_client: no client named 'nobody' is connected\n");
+	jt_proc_expect(call(JT_ARGV("nobody", "1")), 1, "",
+		       "jbus: no_such_client: no client named 'nobody' is connected\n");
 	/* an error reply: its own code and message, on one line */
 	req = call_raw(raw, JT_ARGV("-n", "app", "raw", "{\"tz\" : \"Mars\"}"), &p, &line);
 	ck_assert_msg(strstr(line, "\"from\":\"app\"") &&
@@ -219,7 +214,7 @@ START_TEST(test_cli_call_errors)
 		(long long)jt_int(req, "id"));
 	json_object_put(req);
 	jt_proc_wait(p);
-	expect(p, 1, "", "jbus: bad_tz: unknown time zone Mars\n");
+	jt_proc_expect(p, 1, "", "jbus: bad_tz: unknown time zone Mars\n");
 	/* the target goes away without answering */
 	json_object_put(call_raw(raw, JT_ARGV("raw"), &p, NULL));
 	jt_close(raw);
@@ -310,7 +305,7 @@ START_TEST(test_cli_wait)
 	int64_t t0;
 
 	/* already there */
-	expect(jt_jbus_run(JT_ARGV("-s", jt_b.path, "wait", "watch")), 0, "", "");
+	jt_proc_expect(jt_jbus_run(JT_ARGV("-s", jt_b.path, "wait", "watch")), 0, "", "");
 	/* not yet: once the waiter listens for the event, the client comes */
 	p = jt_jbus_start(JT_ARGV("-s", jt_b.path, "wait", "late"), NULL, NULL, 0);
 	t0 = jt_now_ms();
@@ -321,8 +316,8 @@ START_TEST(test_cli_wait)
 	ck_assert_str_eq(p->err.p, "");
 	/* never: status 3 after -t */
 	t0 = jt_now_ms();
-	expect(jt_jbus_run(JT_ARGV("-s", jt_b.path, "wait", "-t", "0.2", "ghost")), 3, "",
-	       "jbus: timeout: no client named 'ghost' connected within 0.2 s\n");
+	jt_proc_expect(jt_jbus_run(JT_ARGV("-s", jt_b.path, "wait", "-t", "0.2", "ghost")), 3, "",
+		       "jbus: timeout: no client named 'ghost' connected within 0.2 s\n");
 	ck_assert_int_ge(jt_now_ms() - t0, 200);
 }
 END_TEST

@@ -7,73 +7,27 @@
  * texts, jbus_json_check and jbus_default_socket_path. What messages
  * carry and what callbacks may do is in check_lib_msg.c.
  *
- * Library handles live in a fixture-owned table, so that a failed
+ * Library handles live in lt.h's fixture-owned table, so that a failed
  * assertion (a longjmp with CK_FORK=no) still leaves them to teardown;
  * the variables of the default socket path are put back there too.
  */
 #include <errno.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <jbus.h>
-
-#include "jt.h"
+#include "lt.h"
 
 #define REC_MAGIC 0x6a627573u
 
 /* section: fixture */
 
-static jbus_conn *lconns[16];
 static char *saved_env[2];
 static const char *const env_names[2] = { "JBUS_SOCKET", "XDG_RUNTIME_DIR" };
-
-static void track(jbus_conn *c)
-{
-	for (size_t i = 0; i < sizeof(lconns) / sizeof(lconns[0]); i++) {
-		if (!lconns[i]) {
-			lconns[i] = c;
-			return;
-		}
-	}
-	ck_abort_msg("too many library connections in one test");
-}
-
-/* The handle was closed or freed by the test itself. */
-static void untrack(jbus_conn *c)
-{
-	for (size_t i = 0; i < sizeof(lconns) / sizeof(lconns[0]); i++)
-		if (lconns[i] == c)
-			lconns[i] = NULL;
-}
-
-static jbus_conn *lc_new_at(const char *path, const char *name)
-{
-	jbus_conn *c = NULL;
-	int r = jbus_conn_new(&c, path, name);
-
-	ck_assert_msg(r == 0, "jbus_conn_new(%s, %s): %s", path, name ? name : "NULL",
-		      jbus_error_name(r));
-	track(c);
-	return c;
-}
-
-static jbus_conn *lc_new(const char *name)
-{
-	return lc_new_at(jt_b.path, name);
-}
-
-static int lc_close(jbus_conn *c)
-{
-	untrack(c);
-	return jbus_conn_close(c, JT_TIMEOUT_MS);
-}
 
 /* Tests may change the variables of the default socket path: teardown puts them back. */
 static void save_env(void)
@@ -92,8 +46,6 @@ static void setup(void)
 
 static void teardown(void)
 {
-	for (size_t i = 0; i < sizeof(lconns) / sizeof(lconns[0]); i++)
-		lconns[i] = jbus_conn_free(lconns[i]);
 	for (int i = 0; i < 2; i++) {
 		if (saved_env[i])
 			setenv(env_names[i], saved_env[i], 1);
@@ -102,10 +54,7 @@ static void teardown(void)
 		free(saved_env[i]);
 		saved_env[i] = NULL;
 	}
-	/* a test that stopped the broker may have failed before it let it go on */
-	if (jt_b.pid > 0)
-		kill(jt_b.pid, SIGCONT);
-	jt_teardown();
+	lt_teardown();
 }
 
 static void setup_max_clients(void)
@@ -124,33 +73,7 @@ static void setup_max_frame(void)
 	jt_broker_start_args(&jt_b, args);
 }
 
-/* SIGSTOP, and wait until the broker really is stopped (it is our child). */
-static void broker_freeze(void)
-{
-	int st;
-
-	ck_assert_int_eq(kill(jt_b.pid, SIGSTOP), 0);
-	ck_assert_int_eq(waitpid(jt_b.pid, &st, WUNTRACED), jt_b.pid);
-	ck_assert(WIFSTOPPED(st));
-}
-
-static void broker_thaw(void)
-{
-	ck_assert_int_eq(kill(jt_b.pid, SIGCONT), 0);
-}
-
 /* section: recording callbacks */
-
-/* For registrations the test expects to fail, or patterns nothing is published to. */
-static void ignore(jbus_conn *c, const jbus_msg *m, void *userdata)
-{
-}
-
-static void copy_str(char *dst, size_t cap, const char *src)
-{
-	ck_assert_msg(strlen(src) < cap, "string too long for the test's buffer");
-	memcpy(dst, src, strlen(src) + 1);
-}
 
 struct erec {
 	unsigned magic;
@@ -168,27 +91,17 @@ static void record_error(jbus_conn *c, const char *code, const char *message, co
 	ck_assert_uint_eq(e->magic, REC_MAGIC);
 	e->calls++;
 	e->c = c;
-	copy_str(e->code, sizeof(e->code), code);
-	copy_str(e->message, sizeof(e->message), message);
+	jt_fmt(e->code, sizeof(e->code), "%s", code);
+	jt_fmt(e->message, sizeof(e->message), "%s", message);
 	e->id_null = id == NULL;
-	copy_str(e->id, sizeof(e->id), id ? id : "");
-}
-
-/* A raw client subscribed to pattern. */
-static struct jt_conn *raw_sub(const char *name, const char *pattern)
-{
-	struct jt_conn *w = jt_client(name);
-
-	jt_send(w, "{\"op\":\"sub\",\"topic\":\"%s\",\"id\":1}", pattern);
-	json_object_put(jt_expect(w, "ok"));
-	return w;
+	jt_fmt(e->id, sizeof(e->id), "%s", id ? id : "");
 }
 
 /* section: connecting */
 
 START_TEST(test_lib_connect_new)
 {
-	jbus_conn *c = lc_new("alpha"), *anon = lc_new(NULL);
+	jbus_conn *c = lt_new("alpha"), *anon = lt_new(NULL);
 	const char *code = NULL;
 
 	ck_assert_str_eq(jbus_conn_name(c), "alpha");
@@ -208,26 +121,26 @@ START_TEST(test_lib_connect_new)
 	ck_assert_int_eq(jbus_conn_flush(c, 0), 0);
 	ck_assert_int_eq(strncmp(jbus_conn_name(anon), "anon-", 5), 0);
 	ck_assert_str_ne(jbus_conn_name(anon), jbus_conn_name(c));
-	ck_assert_int_eq(lc_close(c), 0);
-	ck_assert_int_eq(lc_close(anon), 0);
+	ck_assert_int_eq(lt_close(c), 0);
+	ck_assert_int_eq(lt_close(anon), 0);
 }
 END_TEST
 
 /* jbus_conn_close says bye: the broker releases the name. */
 START_TEST(test_lib_close_releases_name)
 {
-	jbus_conn *c = lc_new("alpha"), *again = NULL;
+	jbus_conn *c = lt_new("alpha"), *again = NULL;
 	int64_t deadline;
 	int r;
 
-	ck_assert_int_eq(lc_close(c), 0);
+	ck_assert_int_eq(lt_close(c), 0);
 	/* the bye is written before the close; a new hello may still race it to the broker */
 	deadline = jt_now_ms() + JT_TIMEOUT_MS;
 	while ((r = jbus_conn_new(&again, jt_b.path, "alpha")) == JBUS_E_NAME_TAKEN)
 		ck_assert_msg(jt_now_ms() < deadline, "name not released within %d ms",
 			      JT_TIMEOUT_MS);
 	ck_assert_msg(r == 0, "reconnect: %s", jbus_error_name(r));
-	track(again);
+	lt_track(again);
 	ck_assert_str_eq(jbus_conn_name(again), "alpha");
 	ck_assert_ptr_null(jbus_conn_free(NULL));
 	ck_assert_int_eq(jbus_conn_close(NULL, 0), 0);
@@ -241,16 +154,16 @@ START_TEST(test_lib_connect_default_path)
 
 	setenv("JBUS_SOCKET", jt_b.path, 1);
 	setenv("XDG_RUNTIME_DIR", "/nonexistent", 1);
-	c = lc_new_at(NULL, "env");
+	c = lt_new_at(NULL, "env");
 	ck_assert_str_eq(jbus_conn_path(c), jt_b.path);
-	ck_assert_int_eq(lc_close(c), 0);
+	ck_assert_int_eq(lt_close(c), 0);
 
 	/* an empty variable counts as unset */
 	setenv("JBUS_SOCKET", "", 1);
 	setenv("XDG_RUNTIME_DIR", jt_b.dir, 1);
-	c = lc_new_at(NULL, "xdg");
+	c = lt_new_at(NULL, "xdg");
 	ck_assert_str_eq(jbus_conn_path(c), jt_b.path);
-	ck_assert_int_eq(lc_close(c), 0);
+	ck_assert_int_eq(lt_close(c), 0);
 
 	unsetenv("JBUS_SOCKET");
 	setenv("XDG_RUNTIME_DIR", "/nonexistent", 1);
@@ -302,14 +215,14 @@ START_TEST(test_lib_connect_errors)
 	ck_assert_int_eq(jbus_conn_new(&c, jt_b.path, name), JBUS_E_BAD_NAME);
 	ck_assert_int_eq(jbus_conn_open(&c, jt_b.path, name), JBUS_E_BAD_NAME);
 	name[64] = '\0';
-	c = lc_new(name);
+	c = lt_new(name);
 	ck_assert_str_eq(jbus_conn_name(c), name);
 
 	/* taken: the broker refuses the hello */
-	lc_new("dup");
+	lt_new("dup");
 	ck_assert_int_eq(jbus_conn_new(&c, jt_b.path, "dup"), JBUS_E_NAME_TAKEN);
 	ck_assert_int_eq(jbus_conn_new(&c, jt_b.path, "A.b_c-9"), 0);
-	track(c);
+	lt_track(c);
 }
 END_TEST
 
@@ -317,7 +230,7 @@ START_TEST(test_lib_connect_limit)
 {
 	jbus_conn *c;
 
-	lc_new("first");
+	lt_new("first");
 	ck_assert_int_eq(jbus_conn_new(&c, jt_b.path, "second"), JBUS_E_LIMIT);
 }
 END_TEST
@@ -328,7 +241,7 @@ END_TEST
 START_TEST(test_lib_error_callback)
 {
 	struct erec e = { .magic = REC_MAGIC };
-	jbus_conn *c = lc_new("lib");
+	jbus_conn *c = lt_new("lib");
 	const char *code;
 	int64_t t0;
 
@@ -347,11 +260,11 @@ START_TEST(test_lib_error_callback)
 	ck_assert_int_eq(e.calls, 2);
 
 	/* an answer to a synchronous call that timed out arrives late: it carries its id */
-	broker_freeze();
+	jt_broker_freeze(&jt_b);
 	t0 = jt_now_ms();
 	ck_assert_int_eq(jbus_send_sync(c, "nobody", NULL, 100), -ETIMEDOUT);
 	ck_assert_int_lt(jt_now_ms() - t0, 2000);
-	broker_thaw();
+	jt_broker_thaw(&jt_b);
 	ck_assert_int_eq(jbus_ping(c, JT_TIMEOUT_MS), 0);
 	ck_assert_int_eq(e.calls, 3);
 	ck_assert_str_eq(e.code, "no_such_client");
@@ -364,7 +277,7 @@ END_TEST
 START_TEST(test_lib_sync_broker_error)
 {
 	struct erec e = { .magic = REC_MAGIC };
-	jbus_conn *c = lc_new("lib");
+	jbus_conn *c = lt_new("lib");
 	json_object *o = json_object_new_int(5);
 	const char *code = NULL, *msg = NULL;
 
@@ -384,7 +297,7 @@ START_TEST(test_lib_sync_broker_error)
 	/* local checks come first: no round trip */
 	ck_assert_int_eq(jbus_send_sync(c, "bad name", NULL, JT_TIMEOUT_MS), JBUS_E_BAD_NAME);
 	ck_assert_int_eq(jbus_publish_sync(c, "a/+", NULL, JT_TIMEOUT_MS, NULL), JBUS_E_BAD_TOPIC);
-	ck_assert_int_eq(jbus_subscribe_sync(c, "#/a", ignore, NULL, JT_TIMEOUT_MS),
+	ck_assert_int_eq(jbus_subscribe_sync(c, "#/a", lt_ignore, NULL, JT_TIMEOUT_MS),
 			 JBUS_E_BAD_TOPIC);
 	ck_assert_int_eq(jbus_publish_text_sync(c, "t", "{", -1, JT_TIMEOUT_MS, NULL),
 			 JBUS_E_BAD_JSON);
@@ -399,7 +312,7 @@ START_TEST(test_lib_send_text_sync)
 	static const char data[] = "{\"k\" : 1.50,\t\"big\":123456789012345678901234567890}";
 	struct erec e = { .magic = REC_MAGIC };
 	struct jt_conn *w = jt_client("w");
-	jbus_conn *c = lc_new("lib");
+	jbus_conn *c = lt_new("lib");
 	const char *code = NULL, *msg = NULL;
 	char want[256];
 
@@ -445,8 +358,8 @@ START_TEST(test_lib_max_frame)
 {
 	/* {"op":"pub","topic":"t","data":} and {"op":"send","to":"w","data":} */
 	const size_t pub_env = 32, send_env = 30;
-	struct jt_conn *w = raw_sub("w", "t");
-	jbus_conn *c = lc_new("lib");
+	struct jt_conn *w = jt_sub(jt_client("w"), "t");
+	jbus_conn *c = lt_new("lib");
 	char data[2048], want[2200];
 
 	ck_assert_uint_eq(jbus_conn_max_frame(c), 1024);
@@ -479,7 +392,7 @@ END_TEST
 /* Invalid arguments are refused locally, before anything is queued. */
 START_TEST(test_lib_bad_args)
 {
-	jbus_conn *c = lc_new("lib");
+	jbus_conn *c = lt_new("lib");
 	char topic[1100];
 
 	memset(topic, 'a', 1025);
@@ -491,16 +404,16 @@ START_TEST(test_lib_bad_args)
 	ck_assert_int_eq(jbus_publish_text(c, topic, "1", -1), JBUS_E_BAD_TOPIC);
 	topic[1024] = '\0';
 	ck_assert_int_eq(jbus_publish_text(c, topic, "1", -1), 0);
-	ck_assert_int_eq(jbus_subscribe(c, "a+", ignore, NULL), JBUS_E_BAD_TOPIC);
-	ck_assert_int_eq(jbus_subscribe(c, "#/a", ignore, NULL), JBUS_E_BAD_TOPIC);
-	ck_assert_int_eq(jbus_subscribe(c, "", ignore, NULL), JBUS_E_BAD_TOPIC);
+	ck_assert_int_eq(jbus_subscribe(c, "a+", lt_ignore, NULL), JBUS_E_BAD_TOPIC);
+	ck_assert_int_eq(jbus_subscribe(c, "#/a", lt_ignore, NULL), JBUS_E_BAD_TOPIC);
+	ck_assert_int_eq(jbus_subscribe(c, "", lt_ignore, NULL), JBUS_E_BAD_TOPIC);
 	ck_assert_int_eq(jbus_subscribe(c, "ok", NULL, NULL), -EINVAL);
 	ck_assert_int_eq(jbus_send(c, "bad name", NULL), JBUS_E_BAD_NAME);
 	ck_assert_int_eq(jbus_send_text(c, "", "1", -1), JBUS_E_BAD_NAME);
 	ck_assert_int_eq(jbus_send_text(c, "x", "nope", -1), JBUS_E_BAD_JSON);
 	ck_assert_int_eq(jbus_publish(NULL, "t", NULL), -EINVAL);
 	ck_assert_int_eq(jbus_publish_text(c, NULL, "1", -1), -EINVAL);
-	ck_assert_int_eq(jbus_subscribe(NULL, "t", ignore, NULL), -EINVAL);
+	ck_assert_int_eq(jbus_subscribe(NULL, "t", lt_ignore, NULL), -EINVAL);
 	ck_assert_int_eq(jbus_unsubscribe(c, NULL), -EINVAL);
 	ck_assert_int_eq(jbus_send(NULL, "x", NULL), -EINVAL);
 	ck_assert_int_eq(jbus_conn_dispatch(NULL), -EINVAL);
@@ -509,7 +422,7 @@ START_TEST(test_lib_bad_args)
 	ck_assert_int_eq(jbus_ping(NULL, 0), -EINVAL);
 	ck_assert_int_eq(jbus_publish_sync(NULL, "t", NULL, 0, NULL), -EINVAL);
 	ck_assert_int_eq(jbus_send_sync(NULL, "t", NULL, 0), -EINVAL);
-	ck_assert_int_eq(jbus_subscribe_sync(NULL, "t", ignore, NULL, 0), -EINVAL);
+	ck_assert_int_eq(jbus_subscribe_sync(NULL, "t", lt_ignore, NULL, 0), -EINVAL);
 	ck_assert_ptr_null(jbus_conn_name(NULL));
 	ck_assert_ptr_null(jbus_conn_path(NULL));
 	ck_assert_uint_eq(jbus_conn_max_frame(NULL), 0);

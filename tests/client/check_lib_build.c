@@ -45,21 +45,6 @@
 #endif
 
 static char *out; /* output of the last command, fixture-owned */
-
-/* snprintf that fails the test instead of truncating a path or a command */
-static int xsnprintf(char *buf, size_t cap, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int xsnprintf(char *buf, size_t cap, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, cap, fmt, ap);
-	va_end(ap);
-	ck_assert_msg(n >= 0 && (size_t)n < cap, "%zu bytes are not enough", cap);
-	return n;
-}
 static jbus_conn *sub;
 
 static void setup(void)
@@ -114,15 +99,6 @@ static const char *build_for_make(void)
 	if (strncmp(b, src, n) == 0 && b[n] == '/')
 		return b + n + 1;
 	return b;
-}
-
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
-	ck_assert_int_eq(fputs(text, f) >= 0, 1);
-	ck_assert_int_eq(fclose(f), 0);
 }
 
 static char *read_file(const char *path)
@@ -229,7 +205,7 @@ static size_t declared(char names[][64], size_t max)
 	char *h, *line, *save = NULL;
 	size_t n = 0;
 
-	xsnprintf(path, sizeof(path), "%s/client-lib/include/jbus.h", srcdir());
+	jt_fmt(path, sizeof(path), "%s/client-lib/include/jbus.h", srcdir());
 	h = read_file(path);
 	ck_assert_msg(h != NULL, "%s: %s", path, strerror(errno));
 	for (line = strtok_r(h, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
@@ -263,8 +239,8 @@ START_TEST(test_build_header_c)
 	if (!have("cc"))
 		return;
 	/* alone: nothing included before it */
-	xsnprintf(file, sizeof(file), "%s/alone.c", jt_b.dir);
-	write_file(file, "#include <jbus.h>\n#include <jbus.h>\n");
+	jt_fmt(file, sizeof(file), "%s/alone.c", jt_b.dir);
+	jt_write_file(file, "#include <jbus.h>\n#include <jbus.h>\n");
 	for (size_t i = 0; i < ARRAY_SIZE(stds); i++)
 		sh_ok(60000,
 		      "cc -std=%s -fsyntax-only -Wall -Wextra -Werror -pedantic "
@@ -282,8 +258,8 @@ START_TEST(test_build_header_cxx)
 
 	if (!have("c++"))
 		return;
-	xsnprintf(file, sizeof(file), "%s/alone.c", jt_b.dir);
-	write_file(file, "#include <jbus.h>\n");
+	jt_fmt(file, sizeof(file), "%s/alone.c", jt_b.dir);
+	jt_write_file(file, "#include <jbus.h>\n");
 	for (size_t i = 0; i < ARRAY_SIZE(stds); i++)
 		sh_ok(60000,
 		      "c++ -std=%s -fsyntax-only -x c++ -Wall -Wextra -Werror -pedantic -Wshadow "
@@ -291,9 +267,10 @@ START_TEST(test_build_header_cxx)
 		      "$(pkg-config --cflags json-c) '%s'",
 		      stds[i], srcdir(), file);
 	/* and a C++ program links with the C library: the extern "C" block is right */
-	xsnprintf(file, sizeof(file), "%s/prog.cc", jt_b.dir);
-	write_file(file, "#include <jbus.h>\n#include <cstdio>\n"
-			 "int main() { std::puts(jbus_error_name(JBUS_E_CLOSED)); return 0; }\n");
+	jt_fmt(file, sizeof(file), "%s/prog.cc", jt_b.dir);
+	jt_write_file(file,
+		      "#include <jbus.h>\n#include <cstdio>\n"
+		      "int main() { std::puts(jbus_error_name(JBUS_E_CLOSED)); return 0; }\n");
 	sh_ok(60000,
 	      "cd '%s' && c++ %s -o prog prog.cc -I'%s/client-lib/include' -L'%s' -ljbus "
 	      "$(pkg-config --cflags --libs json-c) && LD_LIBRARY_PATH='%s' ./prog",
@@ -339,17 +316,18 @@ START_TEST(test_build_exports)
 	/* one program taking the address of each: all of them resolve at link and load time */
 	prog = malloc(cap);
 	ck_assert_ptr_nonnull(prog);
-	len = (size_t)xsnprintf(prog, cap, "#include <jbus.h>\n#include <stdio.h>\n"
-					  "int main(void)\n{\n\tvoid (*volatile f)(void);\n");
+	len = (size_t)jt_fmt(prog, cap,
+			     "#include <jbus.h>\n#include <stdio.h>\n"
+			     "int main(void)\n{\n\tvoid (*volatile f)(void);\n");
 	for (size_t i = 0; i < n; i++)
-		len += (size_t)xsnprintf(prog + len, cap - len, "\tf = (void (*)(void))%s;\n",
-					names[i]);
-	xsnprintf(prog + len, cap - len, "\tputs(\"linked\");\n\treturn f == NULL;\n}\n");
+		len += (size_t)jt_fmt(prog + len, cap - len, "\tf = (void (*)(void))%s;\n",
+				      names[i]);
+	jt_fmt(prog + len, cap - len, "\tputs(\"linked\");\n\treturn f == NULL;\n}\n");
 	{
 		char file[PATH_MAX];
 
-		xsnprintf(file, sizeof(file), "%s/syms.c", jt_b.dir);
-		write_file(file, prog);
+		jt_fmt(file, sizeof(file), "%s/syms.c", jt_b.dir);
+		jt_write_file(file, prog);
 	}
 	free(prog);
 	sh_ok(60000,
@@ -365,7 +343,7 @@ START_TEST(test_build_soname)
 	char link[PATH_MAX], path[PATH_MAX];
 	ssize_t n;
 
-	xsnprintf(path, sizeof(path), "%s/libjbus.so", builddir());
+	jt_fmt(path, sizeof(path), "%s/libjbus.so", builddir());
 	n = readlink(path, link, sizeof(link) - 1);
 	ck_assert_int_gt(n, 0);
 	link[n] = '\0';
@@ -389,8 +367,8 @@ static void on_msg(jbus_conn *c, const jbus_msg *m, void *userdata)
 	struct msgs *g = userdata;
 
 	g->n++;
-	xsnprintf(g->from, sizeof(g->from), "%s", jbus_msg_from(m));
-	xsnprintf(g->data, sizeof(g->data), "%s", jbus_msg_data(m, NULL));
+	jt_fmt(g->from, sizeof(g->from), "%s", jbus_msg_from(m));
+	jt_fmt(g->data, sizeof(g->data), "%s", jbus_msg_data(m, NULL));
 }
 
 static void expect_link(const char *dir, const char *name, const char *target)
@@ -399,7 +377,7 @@ static void expect_link(const char *dir, const char *name, const char *target)
 	struct stat st;
 	ssize_t n;
 
-	xsnprintf(path, sizeof(path), "%s/%s", dir, name);
+	jt_fmt(path, sizeof(path), "%s/%s", dir, name);
 	n = readlink(path, link, sizeof(link) - 1);
 	ck_assert_msg(n > 0, "%s: not a symbolic link (%s)", path, strerror(errno));
 	link[n] = '\0';
@@ -412,7 +390,7 @@ static void expect_file(const char *stage, const char *rel, bool exec)
 	char path[PATH_MAX];
 	struct stat st;
 
-	xsnprintf(path, sizeof(path), "%s%s", stage, rel);
+	jt_fmt(path, sizeof(path), "%s%s", stage, rel);
 	ck_assert_msg(lstat(path, &st) == 0 && S_ISREG(st.st_mode), "not installed: %s", rel);
 	ck_assert_msg(!exec || (st.st_mode & 0111), "not executable: %s", rel);
 }
@@ -423,11 +401,11 @@ static const char *build_env(const char *stage)
 	static char env[3 * PATH_MAX];
 
 	/* PKG_CONFIG_LIBDIR too: a jbus.pc installed on the machine must not be found instead */
-	xsnprintf(env, sizeof(env),
-		 "PKG_CONFIG_SYSROOT_DIR='%s' PKG_CONFIG_PATH='%s/usr/lib/pkgconfig' "
-		 "PKG_CONFIG_LIBDIR='%s/usr/lib/pkgconfig:/usr/lib/pkgconfig:"
-		 "/usr/lib/x86_64-linux-gnu/pkgconfig:/usr/share/pkgconfig'",
-		 stage, stage, stage);
+	jt_fmt(env, sizeof(env),
+	       "PKG_CONFIG_SYSROOT_DIR='%s' PKG_CONFIG_PATH='%s/usr/lib/pkgconfig' "
+	       "PKG_CONFIG_LIBDIR='%s/usr/lib/pkgconfig:/usr/lib/pkgconfig:"
+	       "/usr/lib/x86_64-linux-gnu/pkgconfig:/usr/share/pkgconfig'",
+	       stage, stage, stage);
 	return env;
 }
 
@@ -437,15 +415,15 @@ static const char *run_env(const char *stage)
 	static char env[4 * PATH_MAX];
 	size_t n;
 
-	n = (size_t)xsnprintf(env, sizeof(env), "JBUS_SOCKET='%s' LD_LIBRARY_PATH='%s/usr/lib'",
-			     jt_b.path, stage);
+	n = (size_t)jt_fmt(env, sizeof(env), "JBUS_SOCKET='%s' LD_LIBRARY_PATH='%s/usr/lib'",
+			   jt_b.path, stage);
 	if (SANITIZED) {
 		/* the staged library is instrumented: its runtime must be loaded first */
 		ck_assert_int_eq(sh(JT_TIMEOUT_MS, "cc -print-file-name=libasan.so; "
 						   "cc -print-file-name=libubsan.so"), 0);
 		*strchr(out, '\n') = ' ';
 		out[strcspn(out, "\n")] = '\0';
-		xsnprintf(env + n, sizeof(env) - n, " LD_PRELOAD='%s'", out);
+		jt_fmt(env + n, sizeof(env) - n, " LD_PRELOAD='%s'", out);
 	}
 	return env;
 }
@@ -461,9 +439,9 @@ static bool readme_program(const char *app, const char *benv, const char *renv)
 	const char *readme = getenv("JBUS_README");
 
 	if (readme && *readme)
-		xsnprintf(path, sizeof(path), "%s", readme);
+		jt_fmt(path, sizeof(path), "%s", readme);
 	else
-		xsnprintf(path, sizeof(path), "%s/README.md", srcdir());
+		jt_fmt(path, sizeof(path), "%s/README.md", srcdir());
 	md = read_file(path);
 	if (!md || !(sec = strstr(md, "## Use it from C"))) {
 		fprintf(stderr, "NOTE: %s has no \"Use it from C\" section to check\n", path);
@@ -483,8 +461,8 @@ static bool readme_program(const char *app, const char *benv, const char *renv)
 	ck_assert_msg(ccl != NULL, "no cc line after the program in the README section");
 	ccl++;
 	*strchr(ccl, '\n') = '\0';
-	xsnprintf(path, sizeof(path), "%s/hello.c", app);
-	write_file(path, code);
+	jt_fmt(path, sizeof(path), "%s/hello.c", app);
+	jt_write_file(path, code);
 	sh_ok(60000, "cd '%s' && %s sh -c '%s'", app, benv, ccl);
 	sh_ok(JT_TIMEOUT_MS, "cd '%s' && %s ./hello", app, renv);
 	/* the output block: the next fence after the one closing the cc line's block */
@@ -509,8 +487,8 @@ START_TEST(test_build_install)
 
 	if (!have("make") || !have("cc") || !have("pkg-config"))
 		return;
-	xsnprintf(stage, sizeof(stage), "%s/stage", jt_b.dir);
-	xsnprintf(app, sizeof(app), "%s/app", jt_b.dir);
+	jt_fmt(stage, sizeof(stage), "%s/stage", jt_b.dir);
+	jt_fmt(app, sizeof(app), "%s/app", jt_b.dir);
 	ck_assert_int_eq(mkdir(app, 0700), 0);
 	sh_ok(300000, "make -C '%s' install DESTDIR='%s' PREFIX=/usr BUILD='%s'%s", srcdir(), stage,
 	      build_for_make(), SANITIZED ? " SANITIZE=1" : "");
@@ -521,7 +499,7 @@ START_TEST(test_build_install)
 	expect_file(stage, "/usr/lib/libjbus.a", false);
 	expect_file(stage, "/usr/include/jbus.h", false);
 	expect_file(stage, "/usr/lib/pkgconfig/jbus.pc", false);
-	xsnprintf(lib, sizeof(lib), "%s/usr/lib/pkgconfig/jbus.pc", stage);
+	jt_fmt(lib, sizeof(lib), "%s/usr/lib/pkgconfig/jbus.pc", stage);
 	pc = read_file(lib);
 	ck_assert_ptr_nonnull(pc);
 	ck_assert_msg(strstr(pc, "prefix=/usr\n") && strstr(pc, "libdir=/usr/lib\n") &&
@@ -531,9 +509,9 @@ START_TEST(test_build_install)
 	ck_assert_ptr_nonnull(v);
 	v += 10;
 	v[strcspn(v, "\n")] = '\0';
-	xsnprintf(so, sizeof(so), "libjbus.so.%s", v);
+	jt_fmt(so, sizeof(so), "libjbus.so.%s", v);
 	free(pc);
-	xsnprintf(lib, sizeof(lib), "%s/usr/lib", stage);
+	jt_fmt(lib, sizeof(lib), "%s/usr/lib", stage);
 	expect_link(lib, "libjbus.so.0", so);
 	expect_link(lib, "libjbus.so", "libjbus.so.0");
 	sh_ok(JT_TIMEOUT_MS, "cmp '%s/client-lib/include/jbus.h' '%s/usr/include/jbus.h'", srcdir(),

@@ -14,44 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jbus.h>
-
-#include "jt.h"
+#include "lt.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
-/* section: fixture */
-
-static jbus_conn *lconns[4];
-
-static void track(jbus_conn *c)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(lconns); i++) {
-		if (!lconns[i]) {
-			lconns[i] = c;
-			return;
-		}
-	}
-	ck_abort_msg("too many library connections in one test");
-}
-
-static jbus_conn *lc_new(const char *name)
-{
-	jbus_conn *c = NULL;
-	int r = jbus_conn_new(&c, jt_b.path, name);
-
-	ck_assert_msg(r == 0, "jbus_conn_new(%s): %s", name, jbus_error_name(r));
-	track(c);
-	return c;
-}
-
-/* jt_teardown ends the examples a failed test left running */
-static void teardown(void)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(lconns); i++)
-		lconns[i] = jbus_conn_free(lconns[i]);
-	jt_teardown();
-}
 
 /* section: running the examples */
 
@@ -131,24 +96,12 @@ static void on_seq(jbus_conn *c, const jbus_msg *m, void *userdata)
 	on_msg(c, m, userdata);
 }
 
-static void wait_got(jbus_conn *c, const struct got *g, int want)
-{
-	int64_t deadline = jt_now_ms() + JT_TIMEOUT_MS;
-
-	while (g->n < want) {
-		int64_t left = deadline - jt_now_ms();
-
-		ck_assert_msg(left > 0, "%d of %d messages in %d ms", g->n, want, JT_TIMEOUT_MS);
-		ck_assert_int_ge(jbus_conn_wait(c, (int)left), 0);
-	}
-}
-
 /* section: publish */
 
 START_TEST(test_examples_publish)
 {
 	struct got g = { 0 }, seq = { 0 };
-	jbus_conn *s = lc_new("watch");
+	jbus_conn *s = lt_new("watch");
 	char env[PATH_MAX + 16], missing[PATH_MAX];
 	struct jt_proc *p;
 
@@ -161,7 +114,7 @@ START_TEST(test_examples_publish)
 	ck_assert_int_eq(run(&p, one, NULL), 0);
 	ck_assert_str_eq(p->out.p, "published 1 message to ex/a\n");
 	ck_assert_str_eq(p->err.p, "");
-	wait_got(s, &g, 1);
+	lt_wait_count(s, &g.n, 1);
 	ck_assert_str_eq(g.from, "pub1");
 	ck_assert_str_eq(g.data, "{\"n\":123456789012345678901234567890, \"s\":\"\\u00e9\"}");
 
@@ -169,7 +122,7 @@ START_TEST(test_examples_publish)
 	const char *many[] = { "publish", "-s", jt_b.path, "-c", "500", "ex/b", NULL };
 	ck_assert_int_eq(run(&p, many, NULL), 0);
 	ck_assert_str_eq(p->out.p, "published 500 messages to ex/b\n");
-	wait_got(s, &seq, 500);
+	lt_wait_count(s, &seq.n, 500);
 	ck_assert_int_eq(seq.bad, 0);
 
 	/* no -s: the default socket ($JBUS_SOCKET) */
@@ -177,7 +130,7 @@ START_TEST(test_examples_publish)
 	const char *dflt[] = { "publish", "ex/a", "\"env\"", NULL };
 	const char *envs[] = { env, NULL };
 	ck_assert_int_eq(run(&p, dflt, envs), 0);
-	wait_got(s, &g, 2);
+	lt_wait_count(s, &g.n, 2);
 	ck_assert_str_eq(g.data, "\"env\"");
 
 	/* failures: no broker (1, naming the path), bad JSON and usage (2) */
@@ -210,7 +163,7 @@ END_TEST
 START_TEST(test_examples_poll_subscriber)
 {
 	struct got g = { 0 };
-	jbus_conn *s = lc_new("tp");
+	jbus_conn *s = lt_new("tp");
 	const char *argv[] = { "poll_subscriber", "-s", jt_b.path, "-n", "psub", "-t", "ps/in",
 			       "-c", "4", "ps/#", NULL };
 	struct jt_proc *p;
@@ -220,7 +173,7 @@ START_TEST(test_examples_poll_subscriber)
 	/* our own line comes back: the subscription is in place once it does */
 	jt_proc_write(p, "{\"hello\":1}\n");
 	jt_proc_expect_line(p, "ps/in psub {\"hello\":1}");
-	wait_got(s, &g, 1);
+	lt_wait_count(s, &g.n, 1);
 	ck_assert_str_eq(g.from, "psub");
 	ck_assert_str_eq(g.data, "{\"hello\":1}");
 
@@ -236,7 +189,7 @@ START_TEST(test_examples_poll_subscriber)
 	/* the fourth message ends it, stdin still open */
 	ck_assert_int_eq(jt_proc_wait(p), 0);
 	ck_assert_msg(strstr(p->err.p, "connected as psub"), "stderr: %s", p->err.p);
-	wait_got(s, &g, 2);
+	lt_wait_count(s, &g.n, 2);
 	ck_assert_str_eq(g.data, "\"plain \\\"text\\\"\"");
 }
 END_TEST
@@ -245,7 +198,7 @@ END_TEST
 START_TEST(test_examples_poll_subscriber_eof)
 {
 	struct got g = { 0 };
-	jbus_conn *s = lc_new("tp");
+	jbus_conn *s = lt_new("tp");
 	const char *argv[] = { "poll_subscriber", "-s", jt_b.path, "-t", "ps/eof", "nothing",
 			       NULL };
 	const char *u1[] = { "poll_subscriber", "-s", jt_b.path, NULL };
@@ -267,7 +220,7 @@ START_TEST(test_examples_poll_subscriber_eof)
 	jt_proc_write(p, "[1]\nlast");
 	ck_assert_int_eq(jt_proc_wait(p), 0);
 	ck_assert_str_eq(p->out.p, "");
-	wait_got(s, &g, 2);
+	lt_wait_count(s, &g.n, 2);
 	ck_assert_str_eq(g.data, "\"last\"");
 	expect_usage(u1, "usage: poll_subscriber ");
 	expect_usage(u3, "usage: poll_subscriber ");
@@ -281,7 +234,7 @@ END_TEST
 START_TEST(test_examples_blocking)
 {
 	struct got g = { 0 };
-	jbus_conn *s = lc_new("watch");
+	jbus_conn *s = lt_new("watch");
 	char line[PATH_MAX + 64], missing[PATH_MAX];
 	const char *argv[] = { "blocking", "-s",   jt_b.path,	   "-n",
 			       "blk",	   "bl/t", "{\"x\":[1,2]}", NULL };
@@ -302,7 +255,7 @@ START_TEST(test_examples_blocking)
 	ck_assert_msg(strstr(rest, "\nbl/t blk {\"x\":[1,2]}\n"), "stdout: %s", rest);
 	ck_assert_msg(strstr(rest, "\npublished to bl/t: delivered to 2 clients\n"), "stdout: %s",
 		      rest);
-	wait_got(s, &g, 1);
+	lt_wait_count(s, &g.n, 1);
 	ck_assert_str_eq(g.from, "blk");
 	ck_assert_str_eq(g.data, "{\"x\":[1,2]}");
 
@@ -338,6 +291,6 @@ Suite *jt_suite(void)
 	};
 	Suite *s = suite_create("lib_examples");
 
-	jt_add_cases(s, cases, ARRAY_SIZE(cases), jt_setup, teardown, 60);
+	jt_add_cases(s, cases, ARRAY_SIZE(cases), jt_setup, lt_teardown, 60);
 	return s;
 }

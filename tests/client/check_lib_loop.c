@@ -11,23 +11,20 @@
  * "Promptly" is a bound of PROMPT_MS per call, far above what a call that
  * does not wait needs and far below the seconds a blocked one would take.
  * A test that freezes the broker waits for the stop with waitpid(WUNTRACED)
- * and teardown always sends SIGCONT, so a failure cannot leave it stopped.
+ * (jt_broker_freeze) and jt_broker_stop always sends SIGCONT, so a failure
+ * cannot leave it stopped.
  */
 #include <errno.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <jbus.h>
-
-#include "jt.h"
+#include "lt.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define PROMPT_MS 1000
@@ -37,58 +34,21 @@
 
 /* section: fixture */
 
-static jbus_conn *lconns[8];
 static struct {
 	int lfd, afd;	   /* listening and accepted socket of the fake broker */
-	pid_t pid;	   /* a scripted fake in a child process, or 0 */
+	pid_t pid;	   /* a scripted fake in an lt_fork helper, or 0 */
 	char path[PATH_MAX];
 } fk = { -1, -1, 0, "" };
 
-static void track(jbus_conn *c)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(lconns); i++) {
-		if (!lconns[i]) {
-			lconns[i] = c;
-			return;
-		}
-	}
-	ck_abort_msg("too many library connections in one test");
-}
-
-static void untrack(jbus_conn *c)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(lconns); i++)
-		if (lconns[i] == c)
-			lconns[i] = NULL;
-}
-
-static jbus_conn *lc_new(const char *name)
-{
-	jbus_conn *c = NULL;
-	int r = jbus_conn_new(&c, jt_b.path, name);
-
-	ck_assert_msg(r == 0, "jbus_conn_new(%s): %s", name, jbus_error_name(r));
-	track(c);
-	return c;
-}
-
 static void teardown(void)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(lconns); i++)
-		lconns[i] = jbus_conn_free(lconns[i]);
-	if (fk.pid > 0) {
-		kill(fk.pid, SIGKILL);
-		waitpid(fk.pid, NULL, 0);
-	}
 	if (fk.afd >= 0)
 		close(fk.afd);
 	if (fk.lfd >= 0)
 		close(fk.lfd);
 	fk.pid = 0;
 	fk.afd = fk.lfd = -1;
-	if (jt_b.pid > 0)
-		kill(jt_b.pid, SIGCONT);
-	jt_teardown();
+	lt_teardown();
 }
 
 /* A fake broker: a socket in the test's directory that listens and does nothing else. */
@@ -111,21 +71,6 @@ static void fake_accept(void)
 	/* connect() already completed through the backlog: this does not wait */
 	fk.afd = accept4(fk.lfd, NULL, NULL, SOCK_CLOEXEC);
 	ck_assert_int_ge(fk.afd, 0);
-}
-
-/* SIGSTOP, and wait until the broker (our child) really is stopped. */
-static void broker_freeze(void)
-{
-	int st;
-
-	ck_assert_int_eq(kill(jt_b.pid, SIGSTOP), 0);
-	ck_assert_int_eq(waitpid(jt_b.pid, &st, WUNTRACED), jt_b.pid);
-	ck_assert(WIFSTOPPED(st));
-}
-
-static void broker_thaw(void)
-{
-	ck_assert_int_eq(kill(jt_b.pid, SIGCONT), 0);
 }
 
 /* section: the test's event loop */
@@ -200,12 +145,12 @@ START_TEST(test_loop_open_async)
 	int64_t t0, deadline;
 	jbus_conn *c;
 
-	cs[1] = lc_new("watch");
+	cs[1] = lt_new("watch");
 	ck_assert_int_eq(jbus_subscribe_sync(cs[1], "a/#", count_seq, &w, JT_TIMEOUT_MS), 0);
 	t0 = jt_now_ms();
 	ck_assert_int_eq(jbus_conn_open(&c, jt_b.path, "async"), 0);
 	ck_assert_int_lt(jt_now_ms() - t0, PROMPT_MS);
-	track(c);
+	lt_track(c);
 	cs[0] = c;
 	ck_assert_int_eq(jbus_conn_state(c), JBUS_STATE_CONNECTING);
 	ck_assert_ptr_null(jbus_conn_name(c));
@@ -236,12 +181,12 @@ START_TEST(test_loop_frozen_broker)
 {
 	enum { N = 4096 };
 	struct counter k = { .from = "pub" };
-	jbus_conn *cs[2] = { lc_new("pub"), lc_new("sub") };
+	jbus_conn *cs[2] = { lt_new("pub"), lt_new("sub") };
 	char data[1024];
 	int64_t t0, worst = 0, deadline;
 
 	ck_assert_int_eq(jbus_subscribe_sync(cs[1], "big", count_seq, &k, JT_TIMEOUT_MS), 0);
-	broker_freeze();
+	jt_broker_freeze(&jt_b);
 	memset(data, 'x', sizeof(data) - 1);
 	data[sizeof(data) - 1] = '\0';
 	for (int i = 0; i < N; i++) {
@@ -260,7 +205,7 @@ START_TEST(test_loop_frozen_broker)
 	/* 4 MB cannot all be in the socket: the rest waits, and the library says so */
 	ck_assert(jbus_conn_get_events(cs[0]) & POLLOUT);
 	ck_assert_int_eq(jbus_conn_get_events(cs[0]) & ~POLLOUT, POLLIN);
-	broker_thaw();
+	jt_broker_thaw(&jt_b);
 	deadline = jt_now_ms() + 4 * JT_TIMEOUT_MS;
 	while (k.n < N || (jbus_conn_get_events(cs[0]) & POLLOUT)) {
 		ck_assert_msg(jt_now_ms() < deadline, "%d of %d delivered", k.n, N);
@@ -276,7 +221,7 @@ START_TEST(test_loop_batch_100k)
 {
 	enum { N = 100000 };
 	struct counter k = { .from = "p" };
-	jbus_conn *p = lc_new("p"), *s = lc_new("s");
+	jbus_conn *p = lt_new("p"), *s = lt_new("s");
 	int64_t deadline;
 	char text[16];
 
@@ -317,12 +262,12 @@ static void never(jbus_conn *c, const jbus_msg *m, void *userdata)
 
 START_TEST(test_loop_timeouts)
 {
-	jbus_conn *c = lc_new("t");
+	jbus_conn *c = lt_new("t");
 	unsigned long long d;
 	char data[1100];
 	int64_t t0;
 
-	broker_freeze();
+	jt_broker_freeze(&jt_b);
 	t0 = jt_now_ms();
 	ck_assert_int_eq(jbus_ping(c, 200), -ETIMEDOUT);
 	ck_assert_took(t0, 200);
@@ -356,7 +301,7 @@ START_TEST(test_loop_timeouts)
 	ck_assert_str_eq(jbus_error_name(-ETIMEDOUT), "ETIMEDOUT");
 
 	/* the late answers to the calls that gave up are ignored; new calls work */
-	broker_thaw();
+	jt_broker_thaw(&jt_b);
 	ck_assert_int_eq(jbus_conn_flush(c, 4 * JT_TIMEOUT_MS), 0);
 	ck_assert_int_eq(jbus_ping(c, JT_TIMEOUT_MS), 0);
 	ck_assert_int_eq(jbus_publish_sync(c, "x", NULL, JT_TIMEOUT_MS, &d), 0);
@@ -371,7 +316,7 @@ START_TEST(test_loop_connect_timeout)
 	jbus_conn *c;
 	int64_t t0;
 
-	broker_freeze();
+	jt_broker_freeze(&jt_b);
 	t0 = jt_now_ms();
 	ck_assert_int_eq(jbus_conn_new(&c, jt_b.path, "late"), -ETIMEDOUT);
 	ck_assert_took(t0, 5000);
@@ -391,7 +336,7 @@ START_TEST(test_loop_never_blocks)
 	t0 = jt_now_ms();
 	ck_assert_int_eq(jbus_conn_open(&c, fk.path, "nb"), 0);
 	ck_assert_int_lt(jt_now_ms() - t0, PROMPT_MS);
-	track(c);
+	lt_track(c);
 	fake_accept();
 	ck_assert(jbus_conn_get_events(c) & POLLOUT);
 	memset(data, 'x', sizeof(data));
@@ -423,7 +368,7 @@ START_TEST(test_loop_never_blocks)
 	ck_assert_int_eq(jbus_conn_wait(c, 100), 0);
 	ck_assert_took(t0, 100);
 	/* close gives up on its flush and frees the handle all the same */
-	untrack(c);
+	lt_untrack(c);
 	t0 = jt_now_ms();
 	ck_assert_int_eq(jbus_conn_close(c, 100), -ETIMEDOUT);
 	ck_assert_took(t0, 100);
@@ -442,7 +387,7 @@ START_TEST(test_loop_batched_writes)
 
 	ck_assert_ptr_nonnull(buf);
 	ck_assert_int_eq(jbus_conn_open(&c, fk.path, "batch"), 0);
-	track(c);
+	lt_track(c);
 	for (int round = 0; round < 2; round++) {
 		for (int i = 0; i < N; i++) {
 			snprintf(want, sizeof(want), "%d", i);
@@ -489,63 +434,60 @@ END_TEST
  * line plus '\n' in one write (so "a\nb" puts two frames in the library's
  * next read); after the last step it closes the connection and exits.
  */
-static void fake_script(const char *const *steps)
+static void fake_main(void *arg)
 {
-	fk.pid = fork();
-	ck_assert_int_ge(fk.pid, 0);
-	if (fk.pid == 0) {
-		char buf[65536];
-		size_t len = 0;
-		int fd;
+	const char *const *steps = arg;
+	char buf[65536];
+	size_t len = 0;
+	int fd = accept(fk.lfd, NULL, NULL);
 
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		alarm(20); /* a broken test must not leave it behind */
-		fd = accept(fk.lfd, NULL, NULL);
-		if (fd < 0)
-			_exit(1);
-		for (; *steps; steps++) {
-			const char *s = *steps + 1;
-			if (**steps == '>') {
-				char out[4096];
-				int n = snprintf(out, sizeof(out), "%s\n", s);
+	if (fd < 0)
+		_exit(1);
+	for (; *steps; steps++) {
+		const char *s = *steps + 1;
+		if (**steps == '>') {
+			char out[4096];
+			int n = snprintf(out, sizeof(out), "%s\n", s);
 
-				if (n < 0 || (size_t)n >= sizeof(out) ||
-				    write(fd, out, (size_t)n) != n)
-					_exit(1);
+			if (n < 0 || (size_t)n >= sizeof(out) || write(fd, out, (size_t)n) != n)
+				_exit(1);
+			continue;
+		}
+		for (;;) {
+			char *nl;
+			ssize_t n;
+
+			buf[len] = '\0';
+			if ((nl = strchr(buf, '\n'))) {
+				*nl = '\0';
+				bool hit = strstr(buf, s) != NULL;
+				len -= (size_t)(nl + 1 - buf);
+				memmove(buf, nl + 1, len);
+				if (hit)
+					break;
 				continue;
 			}
-			for (;;) {
-				char *nl;
-				ssize_t n;
-
-				buf[len] = '\0';
-				if ((nl = strchr(buf, '\n'))) {
-					*nl = '\0';
-					bool hit = strstr(buf, s) != NULL;
-					len -= (size_t)(nl + 1 - buf);
-					memmove(buf, nl + 1, len);
-					if (hit)
-						break;
-					continue;
-				}
-				n = read(fd, buf + len, sizeof(buf) - 1 - len);
-				if (n <= 0)
-					_exit(1);
-				len += (size_t)n;
-			}
+			n = read(fd, buf + len, sizeof(buf) - 1 - len);
+			if (n <= 0)
+				_exit(1);
+			len += (size_t)n;
 		}
-		close(fd);
-		_exit(0);
 	}
+	close(fd);
+}
+
+/* The script runs in a helper process (lt_fork: killed at teardown, after 20 s at the latest). */
+static void fake_script(const char *const *steps)
+{
+	fk.pid = lt_fork(fake_main, (void *)steps);
 }
 
 /* The child ran its whole script (it exits 0 only then). */
 static void fake_done(void)
 {
-	struct jt_broker b = { .pid = fk.pid };
-	int st = jt_broker_wait(&b, JT_TIMEOUT_MS);
+	int st = lt_reap(fk.pid);
 
-	ck_assert_msg(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "fake status %d", st);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "fake status %d", st);
 	fk.pid = 0;
 }
 
@@ -618,7 +560,7 @@ START_TEST(test_loop_welcome_batch)
 
 	fake_script(steps);
 	ck_assert_int_eq(jbus_conn_new(&c, fk.path, "me"), 0);
-	track(c);
+	lt_track(c);
 	jbus_conn_on_message(c, count_seq, &k);
 	ck_assert_int_eq(jbus_conn_get_timeout(c), 0);
 	ck_assert_int_eq(k.n, 0);
@@ -626,7 +568,7 @@ START_TEST(test_loop_welcome_batch)
 	ck_assert_int_eq(k.n, 1);
 	ck_assert_int_eq(k.bad, 0);
 	ck_assert_int_eq(jbus_conn_get_timeout(c), -1);
-	untrack(c);
+	lt_untrack(c);
 	ck_assert_int_eq(jbus_conn_close(c, JT_TIMEOUT_MS), 0);
 	fake_done();
 }
@@ -641,7 +583,7 @@ START_TEST(test_loop_sync_call_lost)
 
 	fake_script(steps);
 	ck_assert_int_eq(jbus_conn_new(&c, fk.path, "me"), 0);
-	track(c);
+	lt_track(c);
 	ck_assert_str_eq(jbus_conn_name(c), "fake");
 	t0 = jt_now_ms();
 	ck_assert_int_eq(jbus_ping(c, 4 * JT_TIMEOUT_MS), JBUS_E_CLOSED);
@@ -664,12 +606,12 @@ START_TEST(test_loop_protocol_error)
 
 	fake_script(steps);
 	ck_assert_int_eq(jbus_conn_new(&c, fk.path, NULL), 0);
-	track(c);
+	lt_track(c);
 	ck_assert_int_eq(jbus_ping(c, JT_TIMEOUT_MS), JBUS_E_PROTOCOL);
 	ck_assert_int_eq(jbus_conn_state(c), JBUS_STATE_DISCONNECTED);
 	/* the fake reads on until the library closed its end */
 	jbus_conn_free(c);
-	untrack(c);
+	lt_untrack(c);
 	{
 		struct jt_broker b = { .pid = fk.pid };
 		int st = jt_broker_wait(&b, JT_TIMEOUT_MS);

@@ -7,7 +7,7 @@
  * closing the handle from inside a callback, the delivered count of
  * synchronous publishes, and blocking calls refused inside callbacks.
  *
- * Library handles live in a fixture-owned table, so that a failed
+ * Library handles live in lt.h's fixture-owned table, so that a failed
  * assertion (a longjmp with CK_FORK=no) still leaves them to teardown.
  * Nothing sleeps: "nothing else arrived" is shown by a ping round trip
  * (every frame the broker queued before the pong was dispatched first).
@@ -19,58 +19,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <jbus.h>
-
-#include "jt.h"
+#include "lt.h"
 
 #define REC_MAGIC 0x6a627573u
 
-/* section: fixture */
-
-static jbus_conn *lconns[16];
-
-static void track(jbus_conn *c)
-{
-	for (size_t i = 0; i < sizeof(lconns) / sizeof(lconns[0]); i++) {
-		if (!lconns[i]) {
-			lconns[i] = c;
-			return;
-		}
-	}
-	ck_abort_msg("too many library connections in one test");
-}
-
-/* The handle was closed or freed by the test itself. */
-static void untrack(jbus_conn *c)
-{
-	for (size_t i = 0; i < sizeof(lconns) / sizeof(lconns[0]); i++)
-		if (lconns[i] == c)
-			lconns[i] = NULL;
-}
-
-static jbus_conn *lc_new(const char *name)
-{
-	jbus_conn *c = NULL;
-	int r = jbus_conn_new(&c, jt_b.path, name);
-
-	ck_assert_msg(r == 0, "jbus_conn_new(%s): %s", name ? name : "NULL", jbus_error_name(r));
-	track(c);
-	return c;
-}
-
-static void teardown(void)
-{
-	for (size_t i = 0; i < sizeof(lconns) / sizeof(lconns[0]); i++)
-		lconns[i] = jbus_conn_free(lconns[i]);
-	jt_teardown();
-}
-
 /* section: recording callbacks */
-
-/* For registrations the test expects to fail, or patterns nothing is published to. */
-static void ignore(jbus_conn *c, const jbus_msg *m, void *userdata)
-{
-}
 
 struct rec {
 	unsigned magic;
@@ -88,12 +41,6 @@ struct rec {
 
 #define REC_INIT { .magic = REC_MAGIC }
 
-static void copy_str(char *dst, size_t cap, const char *src)
-{
-	ck_assert_msg(strlen(src) < cap, "string too long for the test's buffer");
-	memcpy(dst, src, strlen(src) + 1);
-}
-
 static void record(jbus_conn *c, const jbus_msg *m, void *userdata)
 {
 	struct rec *r = userdata;
@@ -105,54 +52,29 @@ static void record(jbus_conn *c, const jbus_msg *m, void *userdata)
 	r->calls++;
 	r->c = c;
 	r->topic_null = jbus_msg_topic(m) == NULL;
-	copy_str(r->topic, sizeof(r->topic), r->topic_null ? "" : jbus_msg_topic(m));
+	jt_fmt(r->topic, sizeof(r->topic), "%s", r->topic_null ? "" : jbus_msg_topic(m));
 	ck_assert_ptr_nonnull(jbus_msg_from(m));
-	copy_str(r->from, sizeof(r->from), jbus_msg_from(m));
+	jt_fmt(r->from, sizeof(r->from), "%s", jbus_msg_from(m));
 	r->to_null = jbus_msg_to(m) == NULL;
-	copy_str(r->to, sizeof(r->to), r->to_null ? "" : jbus_msg_to(m));
+	jt_fmt(r->to, sizeof(r->to), "%s", r->to_null ? "" : jbus_msg_to(m));
 	d = jbus_msg_data(m, &n);
 	ck_assert_ptr_nonnull(d);
 	ck_assert_uint_eq(strlen(d), n); /* NUL-terminated, and no NUL inside JSON text */
 	ck_assert_ptr_eq(jbus_msg_data(m, NULL), d);
-	copy_str(r->data, sizeof(r->data), d);
+	jt_fmt(r->data, sizeof(r->data), "%s", d);
 	r->data_len = n;
 	f = jbus_msg_frame(m, &n);
 	ck_assert_uint_eq(strlen(f), n);
-	copy_str(r->frame, sizeof(r->frame), f);
+	jt_fmt(r->frame, sizeof(r->frame), "%s", f);
 	r->frame_len = n;
 	j = jbus_msg_json(m);
 	ck_assert_ptr_eq(jbus_msg_json(m), j); /* parsed once, owned by the message */
 	r->jtype = json_object_get_type(j);
 	if (r->jtype == json_type_string)
-		copy_str(r->jtext, sizeof(r->jtext), json_object_get_string(j));
+		jt_fmt(r->jtext, sizeof(r->jtext), "%s", json_object_get_string(j));
 	else
-		copy_str(r->jtext, sizeof(r->jtext),
-			 json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN));
-}
-
-/* Dispatch c until *n reaches want, within JT_TIMEOUT_MS. */
-static void wait_count(jbus_conn *c, const int *n, int want)
-{
-	int64_t deadline = jt_now_ms() + JT_TIMEOUT_MS;
-
-	while (*n < want) {
-		int64_t left = deadline - jt_now_ms();
-		int r;
-
-		ck_assert_msg(left > 0, "%d of %d callbacks within %d ms", *n, want, JT_TIMEOUT_MS);
-		r = jbus_conn_wait(c, (int)left);
-		ck_assert_msg(r >= 0, "jbus_conn_wait: %s", jbus_error_name(r));
-	}
-}
-
-/* A raw client subscribed to pattern. */
-static struct jt_conn *raw_sub(const char *name, const char *pattern)
-{
-	struct jt_conn *w = jt_client(name);
-
-	jt_send(w, "{\"op\":\"sub\",\"topic\":\"%s\",\"id\":1}", pattern);
-	json_object_put(jt_expect(w, "ok"));
-	return w;
+		jt_fmt(r->jtext, sizeof(r->jtext), "%s",
+		       json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN));
 }
 
 /* section: publishing */
@@ -174,8 +96,8 @@ START_TEST(test_lib_publish_text_exact)
 		/* whitespace around the value is not part of it; inside, it is kept */
 		{ "  [ ]  ", "[ ]" },
 	};
-	struct jt_conn *w = raw_sub("w", "x/#");
-	jbus_conn *c = lc_new("lib");
+	struct jt_conn *w = jt_sub(jt_client("w"), "x/#");
+	jbus_conn *c = lt_new("lib");
 	char want[256];
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -209,8 +131,8 @@ END_TEST
 /* jbus_publish / jbus_send serialise a json-c object (plain, '/' not escaped). */
 START_TEST(test_lib_publish_object)
 {
-	struct jt_conn *w = raw_sub("w", "o/#");
-	jbus_conn *c = lc_new("lib");
+	struct jt_conn *w = jt_sub(jt_client("w"), "o/#");
+	jbus_conn *c = lt_new("lib");
 	json_object *o =
 		json_tokener_parse("{\"k\":\"a/b\",\"n\":[1,true,null],\"s\":\"\\u00e9\"}");
 
@@ -245,7 +167,7 @@ START_TEST(test_lib_msg_accessors)
 		{ "-12", json_type_int, "-12" },
 	};
 	struct jt_conn *p = jt_client("rawpub");
-	jbus_conn *c = lc_new("lib");
+	jbus_conn *c = lt_new("lib");
 	struct rec r = REC_INIT, other = REC_INIT;
 	char want[1200];
 
@@ -253,7 +175,7 @@ START_TEST(test_lib_msg_accessors)
 	ck_assert_int_eq(jbus_subscribe_sync(c, "m/#", record, &r, JT_TIMEOUT_MS), 0);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		jt_send(p, "{\"op\":\"pub\",\"topic\":\"m/%zu\",\"data\":%s}", i, cases[i].data);
-		wait_count(c, &r.calls, (int)i + 1);
+		lt_wait_count(c, &r.calls, (int)i + 1);
 		ck_assert_ptr_eq(r.c, c);
 		ck_assert(!r.topic_null);
 		snprintf(want, sizeof(want), "m/%zu", i);
@@ -277,7 +199,7 @@ START_TEST(test_lib_msg_accessors)
 	}
 	/* the topic arrives re-encoded by the broker: "m\/x" is m/x */
 	jt_send(p, "{\"op\":\"pub\",\"topic\":\"m\\/x\",\"data\":1}");
-	wait_count(c, &r.calls, (int)(sizeof(cases) / sizeof(cases[0])) + 1);
+	lt_wait_count(c, &r.calls, (int)(sizeof(cases) / sizeof(cases[0])) + 1);
 	ck_assert_str_eq(r.topic, "m/x");
 	ck_assert_int_eq(other.calls, 0);
 }
@@ -287,13 +209,13 @@ END_TEST
 START_TEST(test_lib_direct)
 {
 	struct jt_conn *p = jt_client("rawpub");
-	jbus_conn *c = lc_new("lib"), *peer = lc_new("peer");
+	jbus_conn *c = lt_new("lib"), *peer = lt_new("peer");
 	struct rec r = REC_INIT, pr = REC_INIT;
 
 	jbus_conn_on_message(c, record, &r);
 	jbus_conn_on_message(peer, record, &pr);
 	jt_send(p, "{\"op\":\"send\",\"to\":\"lib\",\"data\":[1, 123456789012345678901234567890]}");
-	wait_count(c, &r.calls, 1);
+	lt_wait_count(c, &r.calls, 1);
 	ck_assert(r.topic_null);
 	ck_assert_str_eq(r.from, "rawpub");
 	ck_assert(!r.to_null);
@@ -306,16 +228,16 @@ START_TEST(test_lib_direct)
 	/* library to library, and to itself */
 	ck_assert_int_eq(jbus_send_text(c, "peer", "\"\\u00e9\"", -1), 0);
 	ck_assert_int_eq(jbus_conn_flush(c, JT_TIMEOUT_MS), 0);
-	wait_count(peer, &pr.calls, 1);
+	lt_wait_count(peer, &pr.calls, 1);
 	ck_assert_str_eq(pr.data, "\"\\u00e9\"");
 	ck_assert_str_eq(pr.jtext, "\xc3\xa9");
 	ck_assert_int_eq(jbus_send(c, "lib", NULL), 0);
 	ck_assert_int_eq(jbus_send_sync(c, "peer", NULL, JT_TIMEOUT_MS), 0);
-	wait_count(c, &r.calls, 2);
+	lt_wait_count(c, &r.calls, 2);
 	ck_assert_str_eq(r.from, "lib");
 	ck_assert_str_eq(r.to, "lib");
 	ck_assert_str_eq(r.data, "null");
-	wait_count(peer, &pr.calls, 2);
+	lt_wait_count(peer, &pr.calls, 2);
 	ck_assert_str_eq(pr.data, "null"); /* the second, sync one */
 	ck_assert_str_eq(pr.from, "lib");
 	ck_assert_str_eq(pr.to, "peer");
@@ -338,7 +260,7 @@ START_TEST(test_lib_subscribe_overlap)
 {
 	struct rec all = REC_INIT, plus = REC_INIT, exact = REC_INIT, exact2 = REC_INIT,
 		   def = REC_INIT;
-	jbus_conn *c = lc_new("lib"), *p = lc_new("pub");
+	jbus_conn *c = lt_new("lib"), *p = lt_new("pub");
 	unsigned long long delivered = 99;
 
 	jbus_conn_on_message(c, record, &def);
@@ -393,7 +315,7 @@ START_TEST(test_lib_unsubscribe_in_callback)
 				    "{\"op\":\"pub\",\"topic\":\"v/3\",\"data\":3,\"id\":9}\n";
 	struct jt_conn *p = jt_client("rawpub");
 	struct rec self = REC_INIT, victim = REC_INIT, def = REC_INIT;
-	jbus_conn *c = lc_new("lib");
+	jbus_conn *c = lt_new("lib");
 	json_object *o;
 
 	jbus_conn_on_message(c, record, &def);
@@ -436,14 +358,14 @@ START_TEST(test_lib_close_in_callback)
 				  "{\"op\":\"pub\",\"topic\":\"k/2\",\"data\":2}\n";
 	struct jt_conn *p = jt_client("rawpub");
 	struct rec r = REC_INIT;
-	jbus_conn *c = lc_new("closer"), *q = lc_new("q");
+	jbus_conn *c = lt_new("closer"), *q = lt_new("q");
 	int64_t deadline = jt_now_ms() + JT_TIMEOUT_MS;
 	int n;
 
 	ck_assert_int_eq(jbus_subscribe_sync(c, "k/#", close_self, &r, JT_TIMEOUT_MS), 0);
 	jt_send_raw(p, two, strlen(two));
 	jt_sync(p);
-	untrack(c); /* the callback frees it */
+	lt_untrack(c); /* the callback frees it */
 	while (!r.calls) {
 		struct pollfd pfd = { .fd = jbus_conn_get_fd(c),
 				      .events = jbus_conn_get_events(c) };
@@ -473,13 +395,13 @@ START_TEST(test_lib_close_in_callback_blocking)
 {
 	struct jt_conn *p = jt_client("rawpub");
 	struct rec r = REC_INIT;
-	jbus_conn *c = lc_new("closer");
+	jbus_conn *c = lt_new("closer");
 	int res = 0;
 
 	ck_assert_int_eq(jbus_subscribe_sync(c, "k", close_self, &r, JT_TIMEOUT_MS), 0);
 	jt_send(p, "{\"op\":\"pub\",\"topic\":\"k\",\"data\":1}");
 	jt_sync(p); /* queued to c before its helper starts */
-	untrack(c);
+	lt_untrack(c);
 	switch (_i) {
 	case 0:
 		res = jbus_ping(c, JT_TIMEOUT_MS);
@@ -502,8 +424,8 @@ END_TEST
 START_TEST(test_lib_sync_delivered)
 {
 	struct rec mine = REC_INIT, s1r = REC_INIT;
-	jbus_conn *c = lc_new("lib"), *s1 = lc_new("s1");
-	struct jt_conn *w = raw_sub("w", "d/#");
+	jbus_conn *c = lt_new("lib"), *s1 = lt_new("s1");
+	struct jt_conn *w = jt_sub(jt_client("w"), "d/#");
 	unsigned long long delivered = 99;
 
 	ck_assert_int_eq(jbus_publish_sync(c, "none/here", NULL, JT_TIMEOUT_MS, &delivered), 0);
@@ -518,7 +440,7 @@ START_TEST(test_lib_sync_delivered)
 	/* our own copy was queued before the ok: it was dispatched during the call */
 	ck_assert_int_eq(mine.calls, 1);
 	ck_assert_str_eq(mine.data, "123456789012345678901234567890");
-	wait_count(s1, &s1r.calls, 1);
+	lt_wait_count(s1, &s1r.calls, 1);
 	ck_assert_str_eq(s1r.data, "123456789012345678901234567890");
 	jt_expect_line(w, "{\"op\":\"msg\",\"topic\":\"d/2\",\"from\":\"lib\","
 			  "\"data\":123456789012345678901234567890}");
@@ -544,23 +466,23 @@ static void call_blocking(jbus_conn *c, const jbus_msg *m, void *userdata)
 	b->r[3] = jbus_publish_sync(c, "e/x", NULL, 100, &d);
 	b->r[4] = jbus_publish_text_sync(c, "e/x", "1", -1, 100, &d);
 	b->r[5] = jbus_send_sync(c, "lib", NULL, 100);
-	b->r[6] = jbus_subscribe_sync(c, "e/y", ignore, NULL, 100);
+	b->r[6] = jbus_subscribe_sync(c, "e/y", lt_ignore, NULL, 100);
 	b->r[7] = jbus_conn_dispatch(c);
 	/* non-blocking operations are fine, and go out with this dispatch */
 	b->r[8] = jbus_publish_text(c, "echo/1", jbus_msg_data(m, NULL), -1);
-	b->r[9] = jbus_subscribe(c, "e/z", ignore, NULL);
+	b->r[9] = jbus_subscribe(c, "e/z", lt_ignore, NULL);
 }
 
 /* Blocking helpers from inside a callback return -EBUSY instead of nesting. */
 START_TEST(test_lib_blocking_in_callback)
 {
 	struct busy b = { .magic = REC_MAGIC };
-	struct jt_conn *w = raw_sub("w", "echo/#"), *p = jt_client("rawpub");
-	jbus_conn *c = lc_new("lib");
+	struct jt_conn *w = jt_sub(jt_client("w"), "echo/#"), *p = jt_client("rawpub");
+	jbus_conn *c = lt_new("lib");
 
 	ck_assert_int_eq(jbus_subscribe_sync(c, "in", call_blocking, &b, JT_TIMEOUT_MS), 0);
 	jt_send(p, "{\"op\":\"pub\",\"topic\":\"in\",\"data\":[\"x\"]}");
-	wait_count(c, &b.calls, 1);
+	lt_wait_count(c, &b.calls, 1);
 	for (int i = 0; i < 8; i++)
 		ck_assert_msg(b.r[i] == -EBUSY, "call %d returned %s", i, jbus_error_name(b.r[i]));
 	ck_assert_int_eq(b.r[8], 0);
@@ -588,6 +510,6 @@ Suite *jt_suite(void)
 	};
 	Suite *s = suite_create("lib_msg");
 
-	jt_add_cases(s, cases, sizeof(cases) / sizeof(cases[0]), jt_setup, teardown, 30);
+	jt_add_cases(s, cases, sizeof(cases) / sizeof(cases[0]), jt_setup, lt_teardown, 30);
 	return s;
 }

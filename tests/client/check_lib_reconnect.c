@@ -33,8 +33,6 @@ static jbus_conn *lc; /* the handle under test, fixture-owned */
 static void teardown(void)
 {
 	lc = jbus_conn_free(lc);
-	if (jt_b.pid > 0)
-		kill(jt_b.pid, SIGCONT);
 	jt_teardown();
 }
 
@@ -252,12 +250,10 @@ START_TEST(test_reconnect_dropped)
 {
 	struct obs o = { .magic = MAGIC };
 	char data[1100];
-	int st;
 
 	connect_observed(&o, "drop");
 	jbus_conn_set_reconnect(lc, true);
-	ck_assert_int_eq(kill(jt_b.pid, SIGSTOP), 0);
-	ck_assert_int_eq(waitpid(jt_b.pid, &st, WUNTRACED), jt_b.pid);
+	jt_broker_freeze(&jt_b);
 	memset(data, 'x', sizeof(data));
 	memcpy(data, "\"", 1);
 	memcpy(data + 1000, "\"", 2);

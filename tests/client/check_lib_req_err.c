@@ -14,13 +14,6 @@
 
 /* section: fixture and recorders */
 
-static void teardown(void)
-{
-	if (jt_b.pid > 0)
-		kill(jt_b.pid, SIGCONT); /* a test that froze the broker may have failed */
-	lt_teardown();
-}
-
 static void setup_max_pending(void)
 {
 	jt_broker_start_args(&jt_b, JT_ARGV("--max-pending", "2"));
@@ -75,22 +68,6 @@ static bool kept(void *ud)
 	return ((struct keep *)ud)->calls > 0;
 }
 
-/* The value of an integer field of the broker's stats. */
-static long long stat_of(jbus_conn *c, const char *field)
-{
-	char *frame = NULL;
-	json_object *o, *v;
-	long long n;
-
-	ck_assert_int_eq(jbus_stats(c, JT_TIMEOUT_MS, &frame), 0);
-	o = json_tokener_parse(frame);
-	ck_assert_msg(o && json_object_object_get_ex(o, field, &v), "%s in %s", field, frame);
-	n = json_object_get_int64(v);
-	json_object_put(o);
-	free(frame);
-	return n;
-}
-
 /* section: tests */
 
 START_TEST(test_req_no_such_client)
@@ -128,12 +105,12 @@ START_TEST(test_req_timeout_late_reply)
 	ck_assert_int_eq(a.err, JBUS_E_BROKER);
 	ck_assert_str_eq(a.code, "timeout");
 	ck_assert_int_eq(k.calls, 1);
-	ck_assert_int_eq(stat_of(svc, "requests_timed_out"), 1);
-	ck_assert_int_eq(stat_of(svc, "replies_dropped"), 0);
+	ck_assert_int_eq(lt_stat(svc, "requests_timed_out"), 1);
+	ck_assert_int_eq(lt_stat(svc, "replies_dropped"), 0);
 	ck_assert_int_eq(jbus_reply(svc, k.ids[0], "\"late\"", -1), 0);
 	/* the stats round trip comes after the reply: it was handled by then */
-	ck_assert_int_eq(stat_of(svc, "replies_dropped"), 1);
-	ck_assert_int_eq(stat_of(svc, "requests_pending"), 0);
+	ck_assert_int_eq(lt_stat(svc, "replies_dropped"), 1);
+	ck_assert_int_eq(lt_stat(svc, "requests_pending"), 0);
 	ck_assert_int_eq(jbus_ping(app, JT_TIMEOUT_MS), 0);
 	ck_assert_int_eq(a.calls, 1);
 	/* jbus_call: the broker's timeout ends the call before the library's own wait */
@@ -166,7 +143,7 @@ START_TEST(test_req_target_killed)
 	lt_pump(answered, &a);
 	ck_assert_int_eq(a.err, JBUS_E_BROKER);
 	ck_assert_str_eq(a.code, "no_reply");
-	ck_assert_int_eq(stat_of(app, "requests_pending"), 0);
+	ck_assert_int_eq(lt_stat(app, "requests_pending"), 0);
 }
 END_TEST
 
@@ -271,21 +248,19 @@ START_TEST(test_req_call_own_deadline)
 	struct erec e = { 0 };
 	jbus_conn *svc = lt_new("svc"), *app = lt_new("app");
 	int64_t t0;
-	int st;
 
 	jbus_conn_on_request(svc, keep_request, &k);
 	jbus_conn_on_error(app, count_error, &e);
-	ck_assert_int_eq(kill(jt_b.pid, SIGSTOP), 0);
-	ck_assert_int_eq(waitpid(jt_b.pid, &st, WUNTRACED), jt_b.pid);
+	jt_broker_freeze(&jt_b);
 	t0 = jt_now_ms();
 	/* 100 ms for the broker, one second more for the library */
 	ck_assert_int_eq(jbus_call(app, "svc", NULL, 0, 100, NULL, NULL), -ETIMEDOUT);
 	ck_assert_int_ge(jt_now_ms() - t0, 1100);
 	ck_assert(!jbus_conn_last_error(app, NULL, NULL));
-	ck_assert_int_eq(kill(jt_b.pid, SIGCONT), 0);
+	jt_broker_thaw(&jt_b);
 	/* now the broker routes the request (svc keeps it) and times it out */
 	t0 = jt_now_ms();
-	while (stat_of(svc, "requests_timed_out") == 0)
+	while (lt_stat(svc, "requests_timed_out") == 0)
 		ck_assert_int_lt(jt_now_ms() - t0, JT_TIMEOUT_MS);
 	/* its timeout error was queued to app before this pong */
 	ck_assert_int_eq(jbus_ping(app, JT_TIMEOUT_MS), 0);
@@ -345,7 +320,7 @@ Suite *jt_suite(void)
 	};
 	Suite *s = suite_create("lib_req_err");
 
-	jt_add_cases(s, cases, sizeof(cases) / sizeof(cases[0]), jt_setup, teardown, 30);
-	jt_add_cases(s, limited, 1, setup_max_pending, teardown, 30);
+	jt_add_cases(s, cases, sizeof(cases) / sizeof(cases[0]), jt_setup, lt_teardown, 30);
+	jt_add_cases(s, limited, 1, setup_max_pending, lt_teardown, 30);
 	return s;
 }

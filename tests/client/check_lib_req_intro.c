@@ -11,36 +11,10 @@
 #include <grp.h>
 #include <stdlib.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 
 #include "lt.h"
 
 #define NOBODY 65534
-
-static void teardown(void)
-{
-	lt_teardown();
-}
-
-static json_object *parse(const char *frame)
-{
-	json_object *o = json_tokener_parse(frame);
-
-	ck_assert_msg(o != NULL, "not JSON: %s", frame);
-	return o;
-}
-
-/* The stats frame, parsed (caller puts). */
-static json_object *stats(jbus_conn *c)
-{
-	char *frame = NULL;
-	json_object *o;
-
-	ck_assert_int_eq(jbus_stats(c, JT_TIMEOUT_MS, &frame), 0);
-	o = parse(frame);
-	free(frame);
-	return o;
-}
 
 static int64_t delta(json_object *before, json_object *after, const char *field)
 {
@@ -74,7 +48,7 @@ START_TEST(test_stats_frame)
 
 	ck_assert_int_eq(jbus_stats(c, JT_TIMEOUT_MS, &frame), 0);
 	ck_assert_int_eq(strncmp(frame, "{\"op\":\"stats\",\"id\":", 19), 0);
-	o = parse(frame);
+	o = jt_parse(frame);
 	free(frame);
 	for (size_t i = 0; i < sizeof(stat_fields) / sizeof(stat_fields[0]); i++) {
 		ck_assert_msg(json_object_object_get_ex(o, stat_fields[i], &v), "%s",
@@ -98,12 +72,12 @@ START_TEST(test_stats_counters)
 	json_object *a, *b;
 
 	ck_assert_int_eq(jbus_subscribe_sync(s, "t/#", lt_log_msg, &l, JT_TIMEOUT_MS), 0);
-	a = stats(c);
+	a = lt_stats(c);
 	/* one pub to one subscriber, one retained pub (topic 3 + data 5 bytes), one send */
 	ck_assert_int_eq(jbus_publish_text(c, "t/1", "1", -1), 0);
 	ck_assert_int_eq(jbus_publish_text_ex(c, "t/2", "\"abc\"", -1, JBUS_PUB_RETAIN), 0);
 	ck_assert_int_eq(jbus_send_text(c, "sub", "2", -1), 0);
-	b = stats(c);
+	b = lt_stats(c);
 	ck_assert_int_eq(delta(a, b, "frames_in"), 4);
 	ck_assert_int_eq(delta(a, b, "msgs_routed"), 3);
 	ck_assert_int_eq(delta(a, b, "deliveries"), 3);
@@ -118,7 +92,7 @@ START_TEST(test_stats_counters)
 	ck_assert_int_eq(jbus_subscribe_sync(s, "u", lt_log_msg, &l, JT_TIMEOUT_MS), 0);
 	lt_new("third");
 	ck_assert_int_eq(jbus_send_text(c, "nobody", "1", -1), 0);
-	a = stats(c);
+	a = lt_stats(c);
 	ck_assert_int_eq(delta(b, a, "subscriptions"), 1);
 	ck_assert_int_eq(delta(b, a, "clients"), 1);
 	ck_assert_int_eq(delta(b, a, "errors_sent"), 1);
@@ -144,29 +118,21 @@ static json_object *client_entry(json_object *frame, const char *name)
 	return NULL;
 }
 
-static int64_t unix_ms(void)
-{
-	struct timeval tv;
-
-	gettimeofday(&tv, NULL);
-	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
 /* One entry per client: credentials, since_ms, patterns, counters, monitor flag. */
 START_TEST(test_clients)
 {
-	int64_t t0 = unix_ms(), t1;
+	int64_t t0 = jt_wall_ms(), t1;
 	jbus_conn *c = lt_new("app"), *s = lt_new("sub");
 	struct lt_log l = { 0 };
 	char *frame = NULL;
 	json_object *o, *e, *subs;
 
-	t1 = unix_ms();
+	t1 = jt_wall_ms();
 	ck_assert_int_eq(jbus_subscribe_sync(s, "a/#", lt_log_msg, &l, JT_TIMEOUT_MS), 0);
 	ck_assert_int_eq(jbus_subscribe_sync(s, "b", lt_log_msg, &l, JT_TIMEOUT_MS), 0);
 	ck_assert_int_eq(jbus_clients(c, JT_TIMEOUT_MS, &frame), 0);
 	ck_assert_int_eq(strncmp(frame, "{\"op\":\"clients\",\"id\":", 21), 0);
-	o = parse(frame);
+	o = jt_parse(frame);
 	free(frame);
 	ck_assert_int_eq(json_object_array_length(json_object_object_get(o, "clients")), 2);
 	e = client_entry(o, "sub");
@@ -250,7 +216,7 @@ START_TEST(test_monitor)
 	memset(&m, 0, sizeof(m));
 	ck_assert_int_eq(jbus_monitor(mon, mon_error, &m, JT_TIMEOUT_MS), 0);
 	ck_assert_int_eq(jbus_clients(mon, JT_TIMEOUT_MS, &frame), 0);
-	o = parse(frame);
+	o = jt_parse(frame);
 	free(frame);
 	ck_assert(
 		json_object_get_boolean(json_object_object_get(client_entry(o, "mon"), "monitor")));
@@ -356,8 +322,8 @@ Suite *jt_suite(void)
 	};
 	Suite *s = suite_create("lib_req_intro");
 
-	jt_add_cases(s, cases, sizeof(cases) / sizeof(cases[0]), jt_setup, teardown, 30);
-	tcase_add_test(jt_tcase(s, "monitor_forbidden", setup_open_socket, teardown, 30),
+	jt_add_cases(s, cases, sizeof(cases) / sizeof(cases[0]), jt_setup, lt_teardown, 30);
+	tcase_add_test(jt_tcase(s, "monitor_forbidden", setup_open_socket, lt_teardown, 30),
 		       test_monitor_forbidden);
 	return s;
 }

@@ -18,19 +18,9 @@
 
 #include "lt.h"
 
-static char retain_file[sizeof(jt_b.dir) + 16];
-
 static void setup_max_retained(void)
 {
 	jt_broker_start_args(&jt_b, JT_ARGV("--max-retained", "1"));
-}
-
-static void setup_retain_file(void)
-{
-	jt_setup_dir();
-	snprintf(retain_file, sizeof(retain_file), "%s/retained", jt_b.dir);
-	snprintf(jt_b.path, sizeof(jt_b.path), "%s/jbus.sock", jt_b.dir);
-	jt_broker_start_at(&jt_b, jt_b.path, JT_ARGV("--retain-file", retain_file));
 }
 
 static jbus_conn *watcher(const char *name, const char *pattern, struct lt_log *l)
@@ -176,7 +166,7 @@ START_TEST(test_retain_reconnect)
 	lt_log_wait(&l, 1);
 	ck_assert(!l.retained[0]);
 	lt_free(p);
-	lt_restart(s, JT_ARGV("--retain-file", retain_file));
+	lt_restart(s, JT_ARGV("--retain-file", jt_retain_file()));
 	lt_log_wait(&l, 2);
 	ck_assert_str_eq(l.frame[1], "{\"op\":\"msg\",\"topic\":\"r/1\",\"from\":\"pub\",\"data\":"
 				     "{\"mode\":\"eco\"},\"retained\":true}");
@@ -353,7 +343,7 @@ Suite *jt_suite(void)
 	jt_add_cases(s, cases, sizeof(cases) / sizeof(cases[0]), jt_setup, lt_teardown, 30);
 	tcase_add_test(jt_tcase(s, "retain_limit", setup_max_retained, lt_teardown, 30),
 		       test_retain_limit);
-	tcase_add_test(jt_tcase(s, "retain_reconnect", setup_retain_file, lt_teardown, 30),
+	tcase_add_test(jt_tcase(s, "retain_reconnect", jt_setup_retain_file, lt_teardown, 30),
 		       test_retain_reconnect);
 	return s;
 }

@@ -1,12 +1,13 @@
 /*
- * Helpers (lt_*) for the libjbus suites of issue 4 (check_lib_req*.c):
+ * Helpers (lt_*) for the libjbus suites (tests/client/check_lib_*.c):
  * library handles and forked helper processes in fixture-owned tables, so
  * that a failed assertion (a longjmp with CK_FORK=no) leaves them to
  * lt_teardown(); a client in a helper process, for what needs another
  * process (a blocking call's server, a client killed with SIGKILL); a
  * loop that dispatches every handle of the test until a condition holds,
  * with a deadline; a broker restart seen through a reconnecting handle;
- * and a recorder of the messages a callback receives. Header only:
+ * a recorder of the messages a callback receives; and the broker's stats
+ * through the library. Header only:
  * tests/lib is linked into suites without libjbus, so these cannot live
  * there.
  */
@@ -16,6 +17,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -56,7 +58,8 @@ static inline jbus_conn *lt_new_at(const char *path, const char *name)
 	jbus_conn *c = NULL;
 	int r = jbus_conn_new(&c, path, name);
 
-	ck_assert_msg(r == 0, "jbus_conn_new(%s): %s", name ? name : "NULL", jbus_error_name(r));
+	ck_assert_msg(r == 0, "jbus_conn_new(%s, %s): %s", path ? path : "NULL",
+		      name ? name : "NULL", jbus_error_name(r));
 	lt_track(c);
 	return c;
 }
@@ -237,6 +240,21 @@ static inline void lt_pump(bool (*done)(void *), void *ud)
 	}
 }
 
+/* Wait on c alone (jbus_conn_wait) until *n, which its callbacks count, reaches want. */
+static inline void lt_wait_count(jbus_conn *c, const int *n, int want)
+{
+	int64_t deadline = jt_now_ms() + JT_TIMEOUT_MS;
+
+	while (*n < want) {
+		int64_t left = deadline - jt_now_ms();
+		int r;
+
+		ck_assert_msg(left > 0, "%d of %d callbacks within %d ms", *n, want, JT_TIMEOUT_MS);
+		r = jbus_conn_wait(c, (int)left);
+		ck_assert_msg(r >= 0, "jbus_conn_wait: %s", jbus_error_name(r));
+	}
+}
+
 static inline bool lt_disconnected(void *c)
 {
 	return jbus_conn_state(c) == JBUS_STATE_DISCONNECTED;
@@ -261,7 +279,36 @@ static inline void lt_restart(jbus_conn *c, const char *const *args)
 	lt_pump(lt_connected, c);
 }
 
+/* section: stats */
+
+/* The broker's stats frame through jbus_stats, parsed (caller puts). */
+static inline json_object *lt_stats(jbus_conn *c)
+{
+	char *frame = NULL;
+	json_object *o;
+
+	ck_assert_int_eq(jbus_stats(c, JT_TIMEOUT_MS, &frame), 0);
+	o = jt_parse(frame);
+	free(frame);
+	return o;
+}
+
+/* One counter of the broker's stats. */
+static inline int64_t lt_stat(jbus_conn *c, const char *field)
+{
+	json_object *o = lt_stats(c);
+	int64_t n = jt_int(o, field);
+
+	json_object_put(o);
+	return n;
+}
+
 /* section: recording messages */
+
+/* A message callback for registrations expected to fail or patterns nothing is published to. */
+static inline void lt_ignore(jbus_conn *c, const jbus_msg *m, void *ud)
+{
+}
 
 #define LT_LOG_MAX 128
 

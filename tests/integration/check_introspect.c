@@ -14,7 +14,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -49,31 +48,9 @@ static void teardown(void)
 
 /* section: helpers */
 
-static void expect_ok(struct jt_conn *c, const char *id)
-{
-	char want[128];
-
-	snprintf(want, sizeof(want), "{\"op\":\"ok\",\"id\":%s}", id);
-	jt_expect_line(c, want);
-}
-
-static void sub(struct jt_conn *c, const char *pattern)
-{
-	jt_send(c, "{\"op\":\"sub\",\"topic\":\"%s\",\"id\":\"s\"}", pattern);
-	expect_ok(c, "\"s\"");
-}
-
 static bool starts(const char *s, const char *prefix)
 {
 	return strncmp(s, prefix, strlen(prefix)) == 0;
-}
-
-static int64_t wall_ms(void)
-{
-	struct timeval tv;
-
-	gettimeofday(&tv, NULL);
-	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
 /* Send one frame, counted. */
@@ -224,9 +201,9 @@ START_TEST(test_stats_deltas)
 	struct jt_conn *b1 = jt_client("b1"), *b2 = jt_client("b2"), *n, *x;
 	json_object *o;
 
-	sub(b1, "t");
-	sub(b2, "t");
-	sub(w, "$SYS/#");
+	jt_sub(b1, "t");
+	jt_sub(b2, "t");
+	jt_sub(w, "$SYS/#");
 	step(s, NULL, 0);
 	/* nothing happened but this stats */
 	step(s, NULL, 0);
@@ -399,18 +376,18 @@ START_TEST(test_clients_entries)
 {
 	enum { PAD = 4096, N = 256 };
 	struct jt_conn *a, *s, *q, *m, *p;
-	int64_t t0 = wall_ms(), t1;
+	int64_t t0 = jt_wall_ms(), t1;
 	char buf[256], *raw, pad[PAD + 1];
 	json_object *o, *e;
 
 	a = jt_client("a");
-	t1 = wall_ms();
-	sub(a, "b");
-	sub(a, "a/#");
-	sub(a, "b");
+	t1 = jt_wall_ms();
+	jt_sub(a, "b");
+	jt_sub(a, "a/#");
+	jt_sub(a, "b");
 	m = jt_client("m");
 	jt_send(m, "{\"op\":\"monitor\",\"id\":1}");
-	expect_ok(m, "1");
+	jt_expect_ok(m, "1", -1);
 	/* mid-handshake: no entry */
 	jt_connect(jt_b.path);
 	s = jt_client("s");
@@ -440,7 +417,7 @@ START_TEST(test_clients_entries)
 
 	/* a subscriber that stops reading: the rest waits in its queue */
 	q = jt_client("q");
-	sub(q, "flood");
+	jt_sub(q, "flood");
 	p = jt_client("p");
 	memset(pad, 'x', PAD);
 	pad[PAD] = '\0';
@@ -498,10 +475,10 @@ START_TEST(test_monitor_copies)
 	struct jt_conn *r = jt_client("r"), *m = jt_client("m"), *n;
 	char data[256];
 
-	sub(b, "t");
-	sub(c, "t");
+	jt_sub(b, "t");
+	jt_sub(c, "t");
 	jt_send(m, "{\"op\":\"monitor\",\"id\":1}");
-	expect_ok(m, "1");
+	jt_expect_ok(m, "1", -1);
 
 	jt_send(a, "{\"op\":\"pub\",\"topic\":\"t\",\"data\":{\"x\": 1}}");
 	expect_mon(m, "pub", "a", "b c", "t", "\"data\":{\"x\": 1}");
@@ -534,14 +511,14 @@ START_TEST(test_monitor_copies)
 	/* a retained pub is copied, its replays are not */
 	jt_send(a, "{\"op\":\"pub\",\"topic\":\"k\",\"data\":2,\"retain\":true}");
 	expect_mon(m, "pub", "a", "", "k", "\"data\":2");
-	sub(c, "k");
+	jt_sub(c, "k");
 	jt_expect_line(c, "{\"op\":\"msg\",\"topic\":\"k\",\"from\":\"a\",\"data\":2,"
 			  "\"retained\":true}");
 	jt_send(a, "{\"op\":\"pub\",\"topic\":\"mark\",\"data\":2}");
 	expect_mon(m, "pub", "a", "", "mark", "\"data\":2");
 
 	/* broker events and wills */
-	sub(r, "$SYS/client/+");
+	jt_sub(r, "$SYS/client/+");
 	n = jt_connect(jt_b.path);
 	jt_send(n, "{\"op\":\"hello\",\"proto\":1,\"name\":\"n\",\"will\":{\"topic\":\"t\","
 		   "\"data\":\"gone\"}}");
@@ -569,9 +546,9 @@ START_TEST(test_monitor_is_a_client)
 	jt_send(m, "{\"op\":\"monitor\"}");
 	jt_sync(m);
 	jt_send(m, "{\"op\":\"monitor\",\"id\":\"again\"}");
-	expect_ok(m, "\"again\"");
+	jt_expect_ok(m, "\"again\"", -1);
 	/* it subscribes and publishes like any client */
-	sub(m, "t");
+	jt_sub(m, "t");
 	jt_send(m, "{\"op\":\"pub\",\"topic\":\"u\",\"data\":0}");
 	expect_mon(m, "pub", "m", "", "u", "\"data\":0");
 	/* its own delivery and the copy: one of each */
@@ -603,11 +580,11 @@ START_TEST(test_monitor_slow_consumer)
 
 	jt_broker_start_args(&jt_b, JT_ARGV("--queue-limit", "1K"));
 	w = jt_client("w");
-	sub(w, "$SYS/client/disconnected");
+	jt_sub(w, "$SYS/client/disconnected");
 	a = jt_client("a");
 	m = jt_client("m");
 	jt_send(m, "{\"op\":\"monitor\",\"id\":1}");
-	expect_ok(m, "1");
+	jt_expect_ok(m, "1", -1);
 	/* m reads no more; copies of pubs nobody subscribed to fill its socket, then its queue */
 	memset(pad, 'x', PAD);
 	pad[PAD] = '\0';
@@ -673,7 +650,7 @@ START_TEST(test_monitor_forbidden)
 	/* nobody must reach the socket inside the test's directory */
 	ck_assert_int_eq(chmod(jt_b.dir, 0711), 0);
 	w = jt_client("w");
-	sub(w, "$SYS/client/connected");
+	jt_sub(w, "$SYS/client/connected");
 	a = jt_client("a");
 	json_object_put(jt_expect(w, "msg"));
 
@@ -700,7 +677,7 @@ START_TEST(test_monitor_forbidden)
 	json_object_put(o);
 	/* the broker's own uid may */
 	jt_send(a, "{\"op\":\"monitor\",\"id\":4}");
-	expect_ok(a, "4");
+	jt_expect_ok(a, "4", -1);
 }
 END_TEST
 

@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,19 +16,6 @@
 
 #include "jt.h"
 #include "util.h"
-
-/* snprintf that fails the test instead of truncating a path. */
-static void fmt(char *buf, size_t len, const char *f, ...) __attribute__((format(printf, 3, 4)));
-static void fmt(char *buf, size_t len, const char *f, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, f);
-	n = vsnprintf(buf, len, f, ap);
-	va_end(ap);
-	ck_assert_msg(n >= 0 && (size_t)n < len, "path too long for its buffer: %s", buf);
-}
 
 /* What every client gets at shutdown, after all it was owed: the error, then the close. */
 static void expect_shutting_down(struct jt_conn *c)
@@ -47,15 +33,6 @@ static void read_file(const char *path, char *buf, size_t len)
 	n = read(fd, buf, len - 1);
 	ck_assert_int_ge(n, 0);
 	buf[n] = '\0';
-	close(fd);
-}
-
-static void write_file(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-
-	ck_assert_msg(fd >= 0, "create %s: %s", path, strerror(errno));
-	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
 	close(fd);
 }
 
@@ -79,9 +56,9 @@ static bool path_of_len(char *out, size_t outlen, size_t len)
 		return false;
 	memset(pad, 'p', len - fixed);
 	pad[len - fixed] = '\0';
-	fmt(dir, sizeof(dir), "%s/%s", jt_b.dir, pad);
+	jt_fmt(dir, sizeof(dir), "%s/%s", jt_b.dir, pad);
 	ck_assert_msg(mkdir(dir, 0700) == 0 || errno == EEXIST, "mkdir: %s", strerror(errno));
-	fmt(out, outlen, "%s/jbus.sock", dir);
+	jt_fmt(out, outlen, "%s/jbus.sock", dir);
 	ck_assert_uint_eq(strlen(out), len);
 	return true;
 }
@@ -173,8 +150,8 @@ START_TEST(test_lifecycle_stale_socket_removed)
 	struct stat st;
 	int fd;
 
-	fmt(path, sizeof(path), "%s/jbus.sock", jt_b.dir);
-	fmt(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	jt_fmt(path, sizeof(path), "%s/jbus.sock", jt_b.dir);
+	jt_fmt(sa.sun_path, sizeof(sa.sun_path), "%s", path);
 	/* a socket file nobody listens on, as a crashed broker leaves it */
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	ck_assert_int_ge(fd, 0);
@@ -215,8 +192,8 @@ START_TEST(test_lifecycle_not_a_socket_untouched)
 	const char *args[] = { "-s", path, NULL };
 	struct stat before, after;
 
-	fmt(path, sizeof(path), "%s/jbus.sock", jt_b.dir);
-	write_file(path, text);
+	jt_fmt(path, sizeof(path), "%s/jbus.sock", jt_b.dir);
+	jt_write_file(path, text);
 	ck_assert_int_eq(lstat(path, &before), 0);
 	ck_assert_int_eq(jt_run_jbusd(args, err, sizeof(err), JT_TIMEOUT_MS), 1);
 	expect_cannot_start(path, err);
@@ -268,7 +245,7 @@ START_TEST(test_lifecycle_missing_directory)
 	char path[PATH_MAX], err[1024];
 	const char *args[] = { "-s", path, NULL };
 
-	fmt(path, sizeof(path), "%s/no-such-dir/jbus.sock", jt_b.dir);
+	jt_fmt(path, sizeof(path), "%s/no-such-dir/jbus.sock", jt_b.dir);
 	ck_assert_int_eq(jt_run_jbusd(args, err, sizeof(err), JT_TIMEOUT_MS), 1);
 	expect_cannot_start(path, err);
 }
@@ -281,8 +258,8 @@ START_TEST(test_lifecycle_permission_denied)
 	struct stat st;
 	int rc;
 
-	fmt(dir, sizeof(dir), "%s/ro", jt_b.dir);
-	fmt(path, sizeof(path), "%s/jbus.sock", dir);
+	jt_fmt(dir, sizeof(dir), "%s/ro", jt_b.dir);
+	jt_fmt(path, sizeof(path), "%s/jbus.sock", dir);
 	ck_assert_int_eq(mkdir(dir, 0555), 0);
 	ck_assert_int_eq(chmod(dir, 0555), 0); /* whatever the umask */
 	if (geteuid() == 0) {
@@ -363,7 +340,7 @@ START_TEST(test_lifecycle_usage_error)
 	struct stat st;
 	int n = 2, rc;
 
-	fmt(path, sizeof(path), "%s/jbus.sock", jt_b.dir);
+	jt_fmt(path, sizeof(path), "%s/jbus.sock", jt_b.dir);
 	for (int k = 0; k < 3 && u->a[k]; k++)
 		args[n++] = u->a[k];
 	args[n] = NULL;

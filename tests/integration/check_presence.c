@@ -10,16 +10,11 @@
  * "Nothing came" is proved without waiting: a later event on the same
  * connection must be the next frame.
  */
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "jt.h"
@@ -28,97 +23,15 @@
 #define WILL_HELLO(name, will) \
 	"{\"op\":\"hello\",\"proto\":1,\"name\":\"" name "\",\"will\":" will "}"
 
-/* section: a client in a child process (so that it can be SIGKILLed) */
-
-/* The child writes one byte to the pipe per line it receives. */
-struct holder {
-	pid_t pid;
-	int rd;
-};
-
-static struct holder holder; /* fixture-owned: teardown kills it after a failed assertion */
-
-static void holder_child(const char *path, const char *hello, int wr)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char buf[4096];
-	int fd;
-
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	/* the test's other sockets must close when the test closes them */
-	for (fd = 3; fd < 1024; fd++)
-		if (fd != wr)
-			close(fd);
-	if (strlen(path) >= sizeof(sa.sun_path))
-		_exit(1);
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    write(fd, hello, strlen(hello)) != (ssize_t)strlen(hello))
-		_exit(1);
-	for (;;) {
-		ssize_t n = read(fd, buf, sizeof(buf));
-
-		if (n <= 0)
-			_exit(2);
-		for (ssize_t i = 0; i < n; i++)
-			if (buf[i] == '\n' && write(wr, "l", 1) != 1)
-				_exit(3);
-	}
-}
-
-/* Start a client whose hello is the line hello (with its '\n'); wait for its welcome. */
-static void holder_start(const char *hello)
-{
-	int64_t deadline = jt_now_ms() + JT_TIMEOUT_MS;
-	struct pollfd pf;
-	int p[2];
-	char c;
-
-	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
-	holder.pid = fork();
-	ck_assert_int_ge(holder.pid, 0);
-	if (holder.pid == 0)
-		holder_child(jt_b.path, hello, p[1]);
-	close(p[1]);
-	holder.rd = p[0];
-	pf = (struct pollfd){ .fd = holder.rd, .events = POLLIN };
-	ck_assert_msg(poll(&pf, 1, (int)(deadline - jt_now_ms())) == 1 &&
-			      read(holder.rd, &c, 1) == 1,
-		      "the child client got no welcome");
-}
-
-static void holder_kill(void)
-{
-	if (holder.pid > 0) {
-		kill(holder.pid, SIGKILL);
-		waitpid(holder.pid, NULL, 0);
-		close(holder.rd);
-	}
-	holder.pid = 0;
-}
-
-static void teardown(void)
-{
-	holder_kill();
-	jt_teardown();
-}
-
 /* section: helpers */
-
-static void sub(struct jt_conn *c, const char *pattern)
-{
-	jt_send(c, "{\"op\":\"sub\",\"topic\":\"%s\",\"id\":\"s\"}", pattern);
-	jt_expect_line(c, "{\"op\":\"ok\",\"id\":\"s\"}");
-}
 
 /* A watcher of every presence event and of the wills on "will/#". */
 static struct jt_conn *watcher(void)
 {
 	struct jt_conn *w = jt_client("w");
 
-	sub(w, "$SYS/#");
-	sub(w, "will/#");
+	jt_sub(w, "$SYS/#");
+	jt_sub(w, "will/#");
 	return w;
 }
 
@@ -137,28 +50,6 @@ static void expect_event(struct jt_conn *w, const char *name, pid_t pid, const c
 	jt_expect_line(w, want);
 }
 
-static void expect_msg(struct jt_conn *c, const char *topic, const char *from, const char *data)
-{
-	char want[512];
-
-	snprintf(want, sizeof(want),
-		 "{\"op\":\"msg\",\"topic\":\"%s\",\"from\":\"%s\",\"data\":%s}", topic, from,
-		 data);
-	jt_expect_line(c, want);
-}
-
-static int64_t stat_of(struct jt_conn *c, const char *key)
-{
-	json_object *o;
-	int64_t v;
-
-	jt_send(c, "{\"op\":\"stats\",\"id\":\"st\"}");
-	o = jt_expect(c, "stats");
-	v = jt_int(o, key);
-	json_object_put(o);
-	return v;
-}
-
 /* section: presence */
 
 START_TEST(test_presence_events)
@@ -167,13 +58,13 @@ START_TEST(test_presence_events)
 	char name[72];
 
 	/* published with the welcome: before what the client sends right after its hello */
-	sub(w, "m");
+	jt_sub(w, "m");
 	a = jt_connect(jt_b.path);
 	jt_send(a, "{\"op\":\"hello\",\"proto\":1,\"name\":\"a\"}\n"
 		   "{\"op\":\"pub\",\"topic\":\"m\",\"data\":1}");
 	json_object_put(jt_expect(a, "welcome"));
 	expect_event(w, "a", getpid(), NULL);
-	expect_msg(w, "m", "a", "1");
+	jt_expect_msg(w, "m", "a", "1");
 	jt_send(a, "{\"op\":\"bye\"}");
 	jt_expect_eof_next(a);
 	expect_event(w, "a", getpid(), "bye");
@@ -211,10 +102,9 @@ START_TEST(test_presence_process_killed)
 	pid_t pid;
 
 	/* the pid is the connecting process's, not the test's */
-	holder_start("{\"op\":\"hello\",\"proto\":1,\"name\":\"k\"}\n");
-	pid = holder.pid;
+	pid = jt_holder_start("{\"op\":\"hello\",\"proto\":1,\"name\":\"k\"}");
 	expect_event(w, "k", pid, NULL);
-	holder_kill();
+	jt_holder_kill();
 	expect_event(w, "k", pid, "closed");
 }
 END_TEST
@@ -223,15 +113,15 @@ START_TEST(test_presence_only_dollar_patterns)
 {
 	struct jt_conn *s = jt_client("s"), *w = jt_client("w"), *b;
 
-	sub(s, "#");
-	sub(s, "+/client/connected");
-	sub(s, "+/+/+");
-	sub(w, "$SYS/client/+");
+	jt_sub(s, "#");
+	jt_sub(s, "+/client/connected");
+	jt_sub(s, "+/+/+");
+	jt_sub(w, "$SYS/client/+");
 	b = jt_client("b");
 	expect_event(w, "b", getpid(), NULL);
 	/* the event went out before this pub: s would have had it first */
 	jt_send(b, "{\"op\":\"pub\",\"topic\":\"x/y\",\"data\":2}");
-	expect_msg(s, "x/y", "b", "2");
+	jt_expect_msg(s, "x/y", "b", "2");
 	jt_send(b, "{\"op\":\"bye\"}");
 	expect_event(w, "b", getpid(), "bye");
 	jt_sync(s);
@@ -252,7 +142,7 @@ static const char *const refused_hellos[] = {
 START_TEST(test_presence_handshake_only)
 {
 	struct jt_conn *w = watcher(), *c;
-	int64_t fails = stat_of(w, "handshake_failures");
+	int64_t fails = jt_stat(w, "handshake_failures");
 
 	for (size_t i = 0; i < ARRAY_SIZE(refused_hellos); i++) {
 		c = jt_connect(jt_b.path);
@@ -264,7 +154,7 @@ START_TEST(test_presence_handshake_only)
 		jt_expect_eof(c, JT_TIMEOUT_MS);
 		jt_close(c);
 	}
-	ck_assert_int_eq(stat_of(w, "handshake_failures"), fails + ARRAY_SIZE(refused_hellos));
+	ck_assert_int_eq(jt_stat(w, "handshake_failures"), fails + ARRAY_SIZE(refused_hellos));
 	/* the next event is that of the next real client */
 	c = jt_client("x");
 	expect_event(w, "x", getpid(), NULL);
@@ -300,11 +190,7 @@ START_TEST(test_will_published)
 	pid_t pid = getpid();
 
 	if (_i == BY_KILL) {
-		char line[256];
-
-		snprintf(line, sizeof(line), "%s\n", hello);
-		holder_start(line);
-		pid = holder.pid;
+		pid = jt_holder_start(hello);
 	} else {
 		h = jt_connect(jt_b.path);
 		jt_send(h, "%s", hello);
@@ -320,7 +206,7 @@ START_TEST(test_will_published)
 		jt_expect_eof_next(h);
 		break;
 	case BY_KILL:
-		holder_kill();
+		jt_holder_kill();
 		break;
 	case BY_BYE:
 		jt_send(h, "{\"op\":\"bye\"}");
@@ -330,7 +216,7 @@ START_TEST(test_will_published)
 		return;
 	}
 	/* from the client's name, data as given, then the event: one queue, in order */
-	expect_msg(w, "will/h", "h", "{\"gone\": true}");
+	jt_expect_msg(w, "will/h", "h", "{\"gone\": true}");
 	expect_event(w, "h", pid, "closed");
 	/* a will is no retained message unless asked */
 	jt_send(w, "{\"op\":\"sub\",\"topic\":\"will/+\",\"id\":1}\n{\"op\":\"ping\",\"id\":2}");
@@ -351,9 +237,9 @@ START_TEST(test_will_retained)
 	json_object_put(jt_expect(h, "welcome"));
 	expect_event(w, "h", getpid(), NULL);
 	jt_send(h, "{\"op\":\"pub\",\"topic\":\"will/h\",\"data\":\"online\",\"retain\":true}");
-	expect_msg(w, "will/h", "h", "\"online\"");
+	jt_expect_msg(w, "will/h", "h", "\"online\"");
 	jt_close(h);
-	expect_msg(w, "will/h", "h", "\"offline\"");
+	jt_expect_msg(w, "will/h", "h", "\"offline\"");
 	expect_event(w, "h", getpid(), "closed");
 	s = jt_client("s");
 	expect_event(w, "s", getpid(), NULL);
@@ -371,11 +257,11 @@ START_TEST(test_will_retained)
 	snprintf(name, sizeof(name), "%s", jt_str(o, "name"));
 	json_object_put(o);
 	expect_event(w, name, getpid(), NULL);
-	ck_assert_int_eq(stat_of(w, "retained"), 1);
+	ck_assert_int_eq(jt_stat(w, "retained"), 1);
 	jt_close(h);
-	expect_msg(w, "will/h", name, "null");
+	jt_expect_msg(w, "will/h", name, "null");
 	expect_event(w, name, getpid(), "closed");
-	ck_assert_int_eq(stat_of(w, "retained"), 0);
+	ck_assert_int_eq(jt_stat(w, "retained"), 0);
 }
 END_TEST
 
@@ -402,14 +288,14 @@ static const struct {
 START_TEST(test_will_invalid)
 {
 	struct jt_conn *w = watcher(), *h;
-	int64_t fails = stat_of(w, "handshake_failures");
+	int64_t fails = jt_stat(w, "handshake_failures");
 
 	h = jt_connect(jt_b.path);
 	jt_send(h, "{\"op\":\"hello\",\"proto\":1,\"name\":\"h\",\"id\":3,\"will\":%s}",
 		bad_wills[_i].will);
 	jt_expect_error_id(h, "bad_frame", "3", bad_wills[_i].field);
 	jt_expect_eof_next(h);
-	ck_assert_int_eq(stat_of(w, "handshake_failures"), fails + 1);
+	ck_assert_int_eq(jt_stat(w, "handshake_failures"), fails + 1);
 	/* no event for it, and the name was never taken */
 	h = jt_client("h");
 	expect_event(w, "h", getpid(), NULL);
@@ -432,7 +318,7 @@ START_TEST(test_will_frame_too_large)
 	jt_send_until_closed(h, big, sizeof(big) - 1);
 	jt_expect_error_id(h, "frame_too_large", NULL, NULL);
 	jt_expect_eof_next(h);
-	expect_msg(w, "will/h", "h", "\"err\"");
+	jt_expect_msg(w, "will/h", "h", "\"err\"");
 	expect_event(w, "h", getpid(), "error");
 }
 END_TEST
@@ -451,7 +337,7 @@ START_TEST(test_will_slow_consumer)
 	jt_send(h, WILL_HELLO("h", "{\"topic\":\"will/h\",\"data\":\"slow\"}"));
 	json_object_put(jt_expect(h, "welcome"));
 	expect_event(w, "h", getpid(), NULL);
-	sub(h, "flood");
+	jt_sub(h, "flood");
 	/* h reads no more: its socket fills, then its queue passes 1 KiB */
 	memset(pad, 'x', PAD);
 	pad[PAD] = '\0';
@@ -467,9 +353,9 @@ START_TEST(test_will_slow_consumer)
 		json_object_put(o);
 	}
 	ck_assert_int_eq(n, 0);
-	expect_msg(w, "will/h", "h", "\"slow\"");
+	jt_expect_msg(w, "will/h", "h", "\"slow\"");
 	expect_event(w, "h", getpid(), "slow_consumer");
-	ck_assert_int_eq(stat_of(w, "slow_consumer_disconnects"), 1);
+	ck_assert_int_eq(jt_stat(w, "slow_consumer_disconnects"), 1);
 }
 END_TEST
 
@@ -492,7 +378,7 @@ Suite *jt_suite(void)
 		{ "will_slow_consumer", test_will_slow_consumer },
 	};
 
-	jt_add_cases(s, cases, ARRAY_SIZE(cases), jt_setup, teardown, 30);
-	jt_add_cases(s, own_broker, ARRAY_SIZE(own_broker), NULL, teardown, 60);
+	jt_add_cases(s, cases, ARRAY_SIZE(cases), jt_setup, jt_teardown, 30);
+	jt_add_cases(s, own_broker, ARRAY_SIZE(own_broker), NULL, jt_teardown, 60);
 	return s;
 }

@@ -29,54 +29,24 @@ static void teardown(void)
 
 /* section: helpers */
 
-/* The next frame is {"op":"ok","id":<id>} with delivered when it is >= 0. */
-static void expect_ok(struct jt_conn *c, const char *id, int delivered)
-{
-	char want[256];
-
-	if (delivered >= 0)
-		snprintf(want, sizeof(want), "{\"op\":\"ok\",\"id\":%s,\"delivered\":%d}", id,
-			 delivered);
-	else
-		snprintf(want, sizeof(want), "{\"op\":\"ok\",\"id\":%s}", id);
-	jt_expect_line(c, want);
-}
-
-static void sub(struct jt_conn *c, const char *pattern)
-{
-	jt_send(c, "{\"op\":\"sub\",\"topic\":\"%s\",\"id\":\"s\"}", pattern);
-	expect_ok(c, "\"s\"", -1);
-}
-
 static void unsub(struct jt_conn *c, const char *pattern)
 {
 	jt_send(c, "{\"op\":\"unsub\",\"topic\":\"%s\",\"id\":\"u\"}", pattern);
-	expect_ok(c, "\"u\"", -1);
+	jt_expect_ok(c, "\"u\"", -1);
 }
 
 /* Publish with an id and assert the ok and its delivered count. */
 static void pub(struct jt_conn *c, const char *topic, const char *data, int delivered)
 {
 	jt_send(c, "{\"op\":\"pub\",\"topic\":\"%s\",\"data\":%s,\"id\":\"p\"}", topic, data);
-	expect_ok(c, "\"p\"", delivered);
-}
-
-/* The next frame is the msg of a pub. */
-static void expect_msg(struct jt_conn *c, const char *topic, const char *from, const char *data)
-{
-	char want[512];
-
-	snprintf(want, sizeof(want),
-		 "{\"op\":\"msg\",\"topic\":\"%s\",\"from\":\"%s\",\"data\":%s}", topic, from,
-		 data);
-	jt_expect_line(c, want);
+	jt_expect_ok(c, "\"p\"", delivered);
 }
 
 /* a publishes, and s, its only subscriber matching topic, receives the msg. */
 static void pub_one(struct jt_conn *a, struct jt_conn *s, const char *topic, const char *data)
 {
 	pub(a, topic, data, 1);
-	expect_msg(s, topic, a->name, data);
+	jt_expect_msg(s, topic, a->name, data);
 }
 
 /*
@@ -100,7 +70,7 @@ START_TEST(test_pubsub_exact)
 {
 	struct jt_conn *a = jt_client("a"), *b = jt_client("b"), *c = jt_client("c");
 
-	sub(b, "x/y");
+	jt_sub(b, "x/y");
 	pub_one(a, b, "x/y", "42");
 
 	/* neighbours of the topic do not match, and c, not subscribed, gets nothing */
@@ -148,10 +118,10 @@ START_TEST(test_pubsub_wildcards)
 		char data[32];
 
 		snprintf(data, sizeof(data), "%zu", i);
-		sub(s, w->pattern);
+		jt_sub(s, w->pattern);
 		pub(a, w->topic, data, w->match ? 1 : 0);
 		if (w->match)
-			expect_msg(s, w->topic, "a", data);
+			jt_expect_msg(s, w->topic, "a", data);
 		jt_sync(s);
 		unsub(s, w->pattern);
 	}
@@ -166,9 +136,9 @@ START_TEST(test_pubsub_dollar)
 {
 	struct jt_conn *a = jt_client("a"), *b = jt_client("b");
 
-	sub(b, "#");
-	sub(b, "+/x");
-	sub(b, "+");
+	jt_sub(b, "#");
+	jt_sub(b, "+/x");
+	jt_sub(b, "+");
 	jt_send(a, "{\"op\":\"pub\",\"topic\":\"$sys/x\",\"data\":1,\"id\":1}");
 	jt_expect_error_id(a, "bad_topic", "1", NULL);
 	jt_send(a, "{\"op\":\"pub\",\"topic\":\"$\",\"id\":2}");
@@ -189,17 +159,17 @@ START_TEST(test_pubsub_exactly_once)
 {
 	struct jt_conn *a = jt_client("a"), *b = jt_client("b"), *c = jt_client("c");
 
-	sub(b, "s/#");
-	sub(b, "s/+");
-	sub(b, "s/t");
-	sub(b, "#");
-	sub(b, "+/+");
-	sub(c, "s/t");
+	jt_sub(b, "s/#");
+	jt_sub(b, "s/+");
+	jt_sub(b, "s/t");
+	jt_sub(b, "#");
+	jt_sub(b, "+/+");
+	jt_sub(c, "s/t");
 
 	/* delivered counts clients: b (five matching patterns) and c */
 	pub(a, "s/t", "1", 2);
-	expect_msg(b, "s/t", "a", "1");
-	expect_msg(c, "s/t", "a", "1");
+	jt_expect_msg(b, "s/t", "a", "1");
+	jt_expect_msg(c, "s/t", "a", "1");
 	jt_sync(b);
 	jt_sync(c);
 
@@ -212,8 +182,8 @@ START_TEST(test_pubsub_exactly_once)
 	unsub(b, "#");
 	unsub(b, "s/t");
 	pub(a, "s/t", "4", 2);
-	expect_msg(b, "s/t", "a", "4");
-	expect_msg(c, "s/t", "a", "4");
+	jt_expect_msg(b, "s/t", "a", "4");
+	jt_expect_msg(c, "s/t", "a", "4");
 	jt_sync(b);
 }
 END_TEST
@@ -222,9 +192,9 @@ START_TEST(test_pubsub_repeated_sub)
 {
 	struct jt_conn *a = jt_client("a"), *b = jt_client("b");
 
-	sub(b, "t");
-	sub(b, "t");
-	sub(b, "t");
+	jt_sub(b, "t");
+	jt_sub(b, "t");
+	jt_sub(b, "t");
 	pub_one(a, b, "t", "1");
 	jt_sync(b);
 
@@ -242,7 +212,7 @@ START_TEST(test_pubsub_repeated_sub)
 	jt_sync(b);
 
 	/* and subscribing again works */
-	sub(b, "t");
+	jt_sub(b, "t");
 	pub_one(a, b, "t", "3");
 	jt_sync(b);
 }
@@ -254,11 +224,11 @@ START_TEST(test_pubsub_self_delivery)
 	static const char msg[] = "{\"op\":\"msg\",\"topic\":\"t\",\"from\":\"a\",\"data\":7}";
 	static const char ok[] = "{\"op\":\"ok\",\"id\":\"p\",\"delivered\":2}";
 
-	sub(a, "t");
-	sub(b, "#");
+	jt_sub(a, "t");
+	jt_sub(b, "#");
 	jt_send(a, "{\"op\":\"pub\",\"topic\":\"t\",\"data\":7,\"id\":\"p\"}");
 	expect_both(a, msg, ok);
-	expect_msg(b, "t", "a", "7");
+	jt_expect_msg(b, "t", "a", "7");
 	jt_sync(a);
 	jt_sync(b);
 }
@@ -268,12 +238,12 @@ START_TEST(test_pubsub_no_subscribers)
 {
 	struct jt_conn *a = jt_client("a"), *b = jt_client("b");
 
-	sub(b, "other");
+	jt_sub(b, "other");
 	pub(a, "t", "1", 0);
 	/* without id a pub gets no ok at all */
 	jt_send(a, "{\"op\":\"pub\",\"topic\":\"t\",\"data\":1}");
 	jt_send(a, "{\"op\":\"pub\",\"topic\":\"other\",\"data\":2}");
-	expect_msg(b, "other", "a", "2");
+	jt_expect_msg(b, "other", "a", "2");
 	jt_sync(a);
 	jt_sync(b);
 }
@@ -283,10 +253,10 @@ START_TEST(test_pubsub_data_omitted)
 {
 	struct jt_conn *a = jt_client("a"), *b = jt_client("b");
 
-	sub(b, "t");
+	jt_sub(b, "t");
 	jt_send(a, "{\"op\":\"pub\",\"topic\":\"t\",\"id\":1}");
-	expect_ok(a, "1", 1);
-	expect_msg(b, "t", "a", "null");
+	jt_expect_ok(a, "1", 1);
+	jt_expect_msg(b, "t", "a", "null");
 	pub_one(a, b, "t", "null");
 	jt_sync(b);
 }
@@ -316,7 +286,7 @@ START_TEST(test_pubsub_data_byte_for_byte)
 {
 	struct jt_conn *a = jt_client("a"), *b = jt_client("b");
 
-	sub(b, "t");
+	jt_sub(b, "t");
 	for (size_t i = 0; i < sizeof(raw_data) / sizeof(raw_data[0]); i++) {
 		pub_one(a, b, "t", raw_data[i]);
 	}
@@ -329,17 +299,17 @@ START_TEST(test_pubsub_topic_escapes)
 {
 	struct jt_conn *a = jt_client("a"), *b = jt_client("b");
 
-	sub(b, "a/b");
-	sub(b, "caf\xc3\xa9");
+	jt_sub(b, "a/b");
+	jt_sub(b, "caf\xc3\xa9");
 	jt_send(a, "{\"op\":\"pub\",\"topic\":\"a\\/b\",\"data\":1,\"id\":1}");
-	expect_ok(a, "1", 1);
-	expect_msg(b, "a/b", "a", "1");
+	jt_expect_ok(a, "1", 1);
+	jt_expect_msg(b, "a/b", "a", "1");
 	jt_send(a, "{\"op\":\"pub\",\"topic\":\"\\u0061/\\u0062\",\"data\":2,\"id\":2}");
-	expect_ok(a, "2", 1);
-	expect_msg(b, "a/b", "a", "2");
+	jt_expect_ok(a, "2", 1);
+	jt_expect_msg(b, "a/b", "a", "2");
 	jt_send(a, "{\"op\":\"pub\",\"topic\":\"caf\\u00e9\",\"data\":3,\"id\":3}");
-	expect_ok(a, "3", 1);
-	expect_msg(b, "caf\xc3\xa9", "a", "3");
+	jt_expect_ok(a, "3", 1);
+	jt_expect_msg(b, "caf\xc3\xa9", "a", "3");
 	jt_sync(b);
 }
 END_TEST
@@ -383,8 +353,8 @@ START_TEST(test_pubsub_ordering)
 	long sent = 0, next1 = 0, next2 = 0;
 	size_t len;
 
-	sub(s1, "seq");
-	sub(s2, "#");
+	jt_sub(s1, "seq");
+	jt_sub(s2, "#");
 	big = malloc(ORDER_BATCH * 64);
 	ck_assert_ptr_nonnull(big);
 	while (sent < ORDER_TOTAL) {
@@ -399,8 +369,8 @@ START_TEST(test_pubsub_ordering)
 	}
 	/* nothing beyond the last counter, and everyone is still connected */
 	pub(p, "seq", "\"end\"", 2);
-	expect_msg(s1, "seq", "pub", "\"end\"");
-	expect_msg(s2, "seq", "pub", "\"end\"");
+	jt_expect_msg(s1, "seq", "pub", "\"end\"");
+	jt_expect_msg(s2, "seq", "pub", "\"end\"");
 	jt_sync(s1);
 	jt_sync(s2);
 }
@@ -413,7 +383,7 @@ START_TEST(test_pubsub_send)
 	struct jt_conn *a = jt_client("alice"), *b = jt_client("bob"), *c = jt_client("carol");
 
 	jt_send(a, "{\"op\":\"send\",\"to\":\"bob\",\"data\":{\"k\":[1,2.0]},\"id\":5}");
-	expect_ok(a, "5", -1);
+	jt_expect_ok(a, "5", -1);
 	jt_expect_line(b,
 		    "{\"op\":\"msg\",\"from\":\"alice\",\"to\":\"bob\",\"data\":{\"k\":[1,2.0]}}");
 
@@ -423,9 +393,9 @@ START_TEST(test_pubsub_send)
 	jt_sync(a);
 
 	/* subscriptions play no part in a direct send */
-	sub(c, "#");
+	jt_sub(c, "#");
 	jt_send(a, "{\"op\":\"send\",\"to\":\"b\\u006fb\",\"data\":\"x\",\"id\":\"s\"}");
-	expect_ok(a, "\"s\"", -1);
+	jt_expect_ok(a, "\"s\"", -1);
 	jt_expect_line(b, "{\"op\":\"msg\",\"from\":\"alice\",\"to\":\"bob\",\"data\":\"x\"}");
 	jt_sync(b);
 	jt_sync(c);
@@ -500,10 +470,10 @@ START_TEST(test_pubsub_bye)
 	struct jt_conn *a = jt_client("a"), *b = jt_client("b");
 	static const char frames[] = "{\"op\":\"ping\",\"id\":1}\n{\"op\":\"bye\",\"id\":2}\n";
 
-	sub(b, "t");
+	jt_sub(b, "t");
 	pub(a, "t", "\"queued\"", 1);
 	jt_send_raw(b, frames, sizeof(frames) - 1);
-	expect_msg(b, "t", "a", "\"queued\"");
+	jt_expect_msg(b, "t", "a", "\"queued\"");
 	jt_expect_line(b, "{\"op\":\"pong\",\"id\":1}");
 	/* EOF right after the pong: no ok for the bye */
 	jt_expect_eof_next(b);

@@ -7,106 +7,13 @@
  * "Nothing came" is proved without waiting: a jt_sync on the connection
  * that would have received it must see its pong first.
  */
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "jt.h"
 #include "util.h"
-
-/* section: a client in a child process (so that it can be SIGKILLed) */
-
-/* The child writes one byte to the pipe per line it receives. */
-struct holder {
-	pid_t pid;
-	int rd;
-};
-
-static struct holder holder; /* fixture-owned: teardown kills it after a failed assertion */
-
-static void holder_child(const char *path, const char *hello, int wr)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char buf[4096];
-	int fd;
-
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	/* the test's other sockets must close when the test closes them */
-	for (fd = 3; fd < 1024; fd++)
-		if (fd != wr)
-			close(fd);
-	if (strlen(path) >= sizeof(sa.sun_path))
-		_exit(1);
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    write(fd, hello, strlen(hello)) != (ssize_t)strlen(hello))
-		_exit(1);
-	for (;;) {
-		ssize_t n = read(fd, buf, sizeof(buf));
-
-		if (n <= 0)
-			_exit(2);
-		for (ssize_t i = 0; i < n; i++)
-			if (buf[i] == '\n' && write(wr, "l", 1) != 1)
-				_exit(3);
-	}
-}
-
-/* Start a client whose hello is the line hello (with its '\n'). */
-static void holder_start(const char *hello)
-{
-	int p[2];
-
-	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
-	holder.pid = fork();
-	ck_assert_int_ge(holder.pid, 0);
-	if (holder.pid == 0)
-		holder_child(jt_b.path, hello, p[1]);
-	close(p[1]);
-	holder.rd = p[0];
-}
-
-/* Wait until the child has received n more lines. */
-static void holder_lines(int n)
-{
-	int64_t deadline = jt_now_ms() + JT_TIMEOUT_MS;
-	char c;
-
-	while (n > 0) {
-		struct pollfd pf = { .fd = holder.rd, .events = POLLIN };
-		int64_t left = deadline - jt_now_ms();
-
-		ck_assert_msg(left > 0 && poll(&pf, 1, (int)left) == 1,
-			      "the child client received no line within %d ms", JT_TIMEOUT_MS);
-		ck_assert_msg(read(holder.rd, &c, 1) == 1, "the child client ended");
-		n--;
-	}
-}
-
-static void holder_kill(void)
-{
-	if (holder.pid > 0) {
-		kill(holder.pid, SIGKILL);
-		waitpid(holder.pid, NULL, 0);
-		close(holder.rd);
-	}
-	holder.pid = 0;
-}
-
-static void teardown(void)
-{
-	holder_kill();
-	jt_teardown();
-}
 
 /* section: helpers */
 
@@ -128,18 +35,6 @@ static void expect_reply(struct jt_conn *c, const char *id, const char *from, co
 	snprintf(want, sizeof(want), "{\"op\":\"reply\",\"id\":%s,\"from\":\"%s\",%s}", id, from,
 		 body);
 	jt_expect_line(c, want);
-}
-
-static int64_t stat_of(struct jt_conn *c, const char *key)
-{
-	json_object *o;
-	int64_t v;
-
-	jt_send(c, "{\"op\":\"stats\",\"id\":\"st\"}");
-	o = jt_expect(c, "stats");
-	v = jt_int(o, key);
-	json_object_put(o);
-	return v;
 }
 
 /* The next frame of w is the disconnected event of name (w subscribed to it). */
@@ -246,7 +141,7 @@ START_TEST(test_req_hundred_outstanding)
 		snprintf(want, sizeof(want), "%d", i);
 		expect_req(r, "a", i + 1, want);
 	}
-	ck_assert_int_eq(stat_of(s, "requests_pending"), N);
+	ck_assert_int_eq(jt_stat(s, "requests_pending"), N);
 
 	/* answered last first */
 	len = 0;
@@ -263,8 +158,8 @@ START_TEST(test_req_hundred_outstanding)
 		expect_reply(a, id, "r", body);
 	}
 	jt_sync(r);
-	ck_assert_int_eq(stat_of(s, "requests_pending"), 0);
-	ck_assert_int_eq(stat_of(s, "replies_dropped"), 0);
+	ck_assert_int_eq(jt_stat(s, "requests_pending"), 0);
+	ck_assert_int_eq(jt_stat(s, "replies_dropped"), 0);
 	jt_sync(a);
 }
 END_TEST
@@ -305,15 +200,15 @@ static const struct {
 START_TEST(test_req_bad_request)
 {
 	struct jt_conn *a = jt_client("a"), *r = jt_client("r"), *s = jt_client("s");
-	int64_t errors = stat_of(s, "errors_sent");
+	int64_t errors = jt_stat(s, "errors_sent");
 
 	jt_send(a, "%s", bad_reqs[_i].frame);
 	jt_expect_error_id(a, bad_reqs[_i].code, bad_reqs[_i].id, bad_reqs[_i].field);
 	/* the connection stays, the target was not asked, nothing is pending */
 	jt_sync(a);
 	jt_sync(r);
-	ck_assert_int_eq(stat_of(s, "requests_pending"), 0);
-	ck_assert_int_eq(stat_of(s, "errors_sent"), errors + 1);
+	ck_assert_int_eq(jt_stat(s, "requests_pending"), 0);
+	ck_assert_int_eq(jt_stat(s, "errors_sent"), errors + 1);
 	/* and a valid request afterwards is the target's first */
 	jt_send(a, "{\"op\":\"req\",\"to\":\"r\",\"id\":3}");
 	expect_req(r, "a", 1, "null");
@@ -413,7 +308,7 @@ static const struct {
 START_TEST(test_req_bad_reply)
 {
 	struct jt_conn *a = jt_client("a"), *r = jt_client("r"), *s = jt_client("s");
-	int64_t dropped = stat_of(s, "replies_dropped");
+	int64_t dropped = jt_stat(s, "replies_dropped");
 
 	jt_send(a, "{\"op\":\"req\",\"to\":\"r\",\"id\":\"q\",\"data\":\"?\"}");
 	expect_req(r, "a", 1, "\"?\"");
@@ -422,11 +317,11 @@ START_TEST(test_req_bad_reply)
 	jt_sync(r);
 	/* the requester heard nothing; the request is still pending and can be answered */
 	jt_sync(a);
-	ck_assert_int_eq(stat_of(s, "requests_pending"), 1);
+	ck_assert_int_eq(jt_stat(s, "requests_pending"), 1);
 	jt_send(r, "{\"op\":\"reply\",\"id\":1,\"data\":\"fixed\"}");
 	expect_reply(a, "\"q\"", "r", "\"data\":\"fixed\"");
-	ck_assert_int_eq(stat_of(s, "requests_pending"), 0);
-	ck_assert_int_eq(stat_of(s, "replies_dropped"), dropped);
+	ck_assert_int_eq(jt_stat(s, "requests_pending"), 0);
+	ck_assert_int_eq(jt_stat(s, "replies_dropped"), dropped);
 }
 END_TEST
 
@@ -448,7 +343,7 @@ START_TEST(test_req_late_replies_dropped)
 	struct jt_conn *a = jt_client("a"), *b = jt_client("b"), *r = jt_client("r");
 	struct jt_conn *w = jt_client("w");
 
-	ck_assert_int_eq(stat_of(w, "replies_dropped"), 0);
+	ck_assert_int_eq(jt_stat(w, "replies_dropped"), 0);
 	/* answered twice: the second answer is dropped, silently */
 	jt_send(a, "{\"op\":\"req\",\"to\":\"r\",\"id\":1}");
 	expect_req(r, "a", 1, "null");
@@ -458,7 +353,7 @@ START_TEST(test_req_late_replies_dropped)
 	jt_sync(r);
 	expect_reply(a, "1", "r", "\"data\":\"once\"");
 	jt_sync(a);
-	ck_assert_int_eq(stat_of(w, "replies_dropped"), 2);
+	ck_assert_int_eq(jt_stat(w, "replies_dropped"), 2);
 
 	/* the requester left: its requests are forgotten, the answer dropped */
 	jt_send(w, "{\"op\":\"sub\",\"topic\":\"$SYS/client/disconnected\",\"id\":1}");
@@ -469,14 +364,14 @@ START_TEST(test_req_late_replies_dropped)
 	expect_req(r, "b", 3, "null");
 	jt_close(b);
 	expect_gone(w, "b");
-	ck_assert_int_eq(stat_of(w, "requests_pending"), 0);
+	ck_assert_int_eq(jt_stat(w, "requests_pending"), 0);
 	jt_send(r, "{\"op\":\"reply\",\"id\":3,\"data\":\"too late\"}");
 	jt_sync(r);
-	ck_assert_int_eq(stat_of(w, "replies_dropped"), 3);
+	ck_assert_int_eq(jt_stat(w, "replies_dropped"), 3);
 	/* still issued ids, not never-issued ones: no bad_frame */
 	jt_send(r, "{\"op\":\"reply\",\"id\":2,\"data\":\"too late\"}");
 	jt_sync(r);
-	ck_assert_int_eq(stat_of(w, "replies_dropped"), 4);
+	ck_assert_int_eq(jt_stat(w, "replies_dropped"), 4);
 }
 END_TEST
 
@@ -490,8 +385,7 @@ START_TEST(test_req_target_leaves)
 	struct jt_conn *w = jt_client("w");
 
 	if (_i == LEAVE_SIGKILL) {
-		holder_start("{\"op\":\"hello\",\"proto\":1,\"name\":\"r\"}\n");
-		holder_lines(1);
+		jt_holder_start("{\"op\":\"hello\",\"proto\":1,\"name\":\"r\"}");
 	} else {
 		r = jt_client("r");
 	}
@@ -499,11 +393,11 @@ START_TEST(test_req_target_leaves)
 	jt_send(b, "{\"op\":\"req\",\"to\":\"r\",\"id\":\"nine\"}");
 	jt_sync(a);
 	jt_sync(b);
-	ck_assert_int_eq(stat_of(w, "requests_pending"), 2);
+	ck_assert_int_eq(jt_stat(w, "requests_pending"), 2);
 	/* mid-request: the target has both requests and answers none */
 	if (_i == LEAVE_SIGKILL) {
-		holder_lines(2);
-		holder_kill();
+		jt_holder_lines(2);
+		jt_holder_kill();
 	} else {
 		expect_req(r, "a", 1, "1");
 		expect_req(r, "b", 2, "null");
@@ -515,7 +409,7 @@ START_TEST(test_req_target_leaves)
 	jt_expect_error_id(a, "no_reply", "9", NULL);
 	jt_expect_error_id(b, "no_reply", "\"nine\"", NULL);
 	jt_sync(a);
-	ck_assert_int_eq(stat_of(w, "requests_pending"), 0);
+	ck_assert_int_eq(jt_stat(w, "requests_pending"), 0);
 	/* the name is free again; a new r gets ids from 1 */
 	r = jt_client("r");
 	jt_send(a, "{\"op\":\"req\",\"to\":\"r\",\"id\":9}");
@@ -545,8 +439,8 @@ START_TEST(test_req_timeout)
 	dt = jt_now_ms() - t0;
 	ck_assert_msg(dt >= 190, "the default deadline of 0.2 s passed after %lld ms",
 		      (long long)dt);
-	ck_assert_int_eq(stat_of(s, "requests_timed_out"), 2);
-	ck_assert_int_eq(stat_of(s, "requests_pending"), 1);
+	ck_assert_int_eq(jt_stat(s, "requests_timed_out"), 2);
+	ck_assert_int_eq(jt_stat(s, "requests_pending"), 1);
 
 	expect_req(r, "a", 1, "null");
 	expect_req(r, "a", 2, "null");
@@ -555,12 +449,12 @@ START_TEST(test_req_timeout)
 	jt_send(r, "{\"op\":\"reply\",\"id\":3,\"data\":\"late\"}");
 	jt_send(r, "{\"op\":\"reply\",\"id\":2,\"data\":\"late\"}");
 	jt_sync(r);
-	ck_assert_int_eq(stat_of(s, "replies_dropped"), 2);
+	ck_assert_int_eq(jt_stat(s, "replies_dropped"), 2);
 	/* the long one is still owed */
 	jt_send(r, "{\"op\":\"reply\",\"id\":1,\"data\":\"in time\"}");
 	expect_reply(a, "\"long\"", "r", "\"data\":\"in time\"");
 	jt_sync(a);
-	ck_assert_int_eq(stat_of(s, "requests_pending"), 0);
+	ck_assert_int_eq(jt_stat(s, "requests_pending"), 0);
 }
 END_TEST
 
@@ -639,9 +533,9 @@ Suite *jt_suite(void)
 		{ "timeout_clamped", test_req_timeout_clamped },
 	};
 
-	jt_add_cases(s, cases, ARRAY_SIZE(cases), jt_setup, teardown, 30);
-	jt_add_cases(s, own_broker, ARRAY_SIZE(own_broker), NULL, teardown, 30);
-	tcase_add_loop_test(jt_tcase(s, "bad_options", jt_setup_dir, teardown, 30),
+	jt_add_cases(s, cases, ARRAY_SIZE(cases), jt_setup, jt_teardown, 30);
+	jt_add_cases(s, own_broker, ARRAY_SIZE(own_broker), NULL, jt_teardown, 30);
+	tcase_add_loop_test(jt_tcase(s, "bad_options", jt_setup_dir, jt_teardown, 30),
 			    test_req_bad_options, 0, ARRAY_SIZE(bad_opts));
 	return s;
 }

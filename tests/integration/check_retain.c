@@ -65,31 +65,12 @@ static void stop(void)
 
 /* section: helpers */
 
-static void expect_ok(struct jt_conn *c, const char *id, int delivered)
-{
-	char want[128];
-
-	if (delivered >= 0)
-		snprintf(want, sizeof(want), "{\"op\":\"ok\",\"id\":%s,\"delivered\":%d}", id,
-			 delivered);
-	else
-		snprintf(want, sizeof(want), "{\"op\":\"ok\",\"id\":%s}", id);
-	jt_expect_line(c, want);
-}
-
-/* Subscribe; the ok comes first (the replays, if any, are for the caller). */
-static void sub(struct jt_conn *c, const char *pattern)
-{
-	jt_send(c, "{\"op\":\"sub\",\"topic\":\"%s\",\"id\":\"s\"}", pattern);
-	expect_ok(c, "\"s\"", -1);
-}
-
 /* Publish retained with an id; assert the ok and its delivered count. */
 static void retain(struct jt_conn *c, const char *topic, const char *data, int delivered)
 {
 	jt_send(c, "{\"op\":\"pub\",\"topic\":\"%s\",\"data\":%s,\"retain\":true,\"id\":\"r\"}",
 		topic, data);
-	expect_ok(c, "\"r\"", delivered);
+	jt_expect_ok(c, "\"r\"", delivered);
 }
 
 static void expect_retained(struct jt_conn *c, const char *topic, const char *from,
@@ -103,28 +84,6 @@ static void expect_retained(struct jt_conn *c, const char *topic, const char *fr
 	jt_expect_line(c, want);
 }
 
-static void expect_live(struct jt_conn *c, const char *topic, const char *from, const char *data)
-{
-	char want[512];
-
-	snprintf(want, sizeof(want),
-		 "{\"op\":\"msg\",\"topic\":\"%s\",\"from\":\"%s\",\"data\":%s}", topic, from,
-		 data);
-	jt_expect_line(c, want);
-}
-
-static int64_t stat_of(struct jt_conn *c, const char *key)
-{
-	json_object *o;
-	int64_t v;
-
-	jt_send(c, "{\"op\":\"stats\",\"id\":\"st\"}");
-	o = jt_expect(c, "stats");
-	v = jt_int(o, key);
-	json_object_put(o);
-	return v;
-}
-
 /* A fresh client subscribing to pattern gets exactly these retained topics (data "1"). */
 static void expect_replay_of(const char *pattern, const char *const *topics)
 {
@@ -134,7 +93,7 @@ static void expect_replay_of(const char *pattern, const char *const *topics)
 	jt_send(c, "{\"op\":\"sub\",\"topic\":\"%s\",\"id\":\"s\"}\n"
 		   "{\"op\":\"ping\",\"id\":\"jt-sync\"}",
 		pattern);
-	expect_ok(c, "\"s\"", -1);
+	jt_expect_ok(c, "\"s\"", -1);
 	for (; *topics; topics++)
 		expect_retained(c, *topics, "p", "1");
 	jt_expect_line(c, "{\"op\":\"pong\",\"id\":\"jt-sync\"}");
@@ -150,24 +109,24 @@ START_TEST(test_retain_replay_after_ok)
 	retain(p, "a/b", "{\"v\": [1, 2]}", 0);
 	/* ok, replay, then the pong sent in the same write: one queue, in order */
 	jt_send(s, "{\"op\":\"sub\",\"topic\":\"a/#\",\"id\":1}\n{\"op\":\"ping\",\"id\":2}");
-	expect_ok(s, "1", -1);
+	jt_expect_ok(s, "1", -1);
 	expect_retained(s, "a/b", "p", "{\"v\": [1, 2]}");
 	jt_expect_line(s, "{\"op\":\"pong\",\"id\":2}");
 
 	/* a repeated sub: its ok, nothing again */
-	sub(s, "a/#");
+	jt_sub(s, "a/#");
 	jt_sync(s);
 	/* a new pattern matching the same topic: replayed again */
-	sub(s, "+/b");
+	jt_sub(s, "+/b");
 	expect_retained(s, "a/b", "p", "{\"v\": [1, 2]}");
 	jt_sync(s);
 	/* unsubscribed and subscribed again: a new pattern once more */
 	jt_send(s, "{\"op\":\"unsub\",\"topic\":\"+/b\",\"id\":\"u\"}");
-	expect_ok(s, "\"u\"", -1);
-	sub(s, "+/b");
+	jt_expect_ok(s, "\"u\"", -1);
+	jt_sub(s, "+/b");
 	expect_retained(s, "a/b", "p", "{\"v\": [1, 2]}");
 	/* a pattern matching nothing retained */
-	sub(s, "x/#");
+	jt_sub(s, "x/#");
 	jt_sync(s);
 	/* without an id there is no ok, the replay comes all the same */
 	jt_send(s, "{\"op\":\"sub\",\"topic\":\"a/+\"}");
@@ -176,12 +135,12 @@ START_TEST(test_retain_replay_after_ok)
 
 	/* live delivery afterwards, of a retained pub, carries no marker */
 	retain(p, "a/b", "2", 1);
-	expect_live(s, "a/b", "p", "2");
+	jt_expect_msg(s, "a/b", "p", "2");
 
 	/* retained values survive their publisher */
 	jt_close(p);
 	t = jt_client("t");
-	sub(t, "a/b");
+	jt_sub(t, "a/b");
 	expect_retained(t, "a/b", "p", "2");
 	jt_sync(t);
 }
@@ -211,45 +170,45 @@ START_TEST(test_retain_replace_and_clear)
 {
 	struct jt_conn *p = jt_client("p"), *l = jt_client("l"), *c;
 
-	sub(l, "t");
+	jt_sub(l, "t");
 	retain(p, "t", "1", 1);
-	expect_live(l, "t", "p", "1");
+	jt_expect_msg(l, "t", "p", "1");
 	retain(p, "t", "2", 1);
-	expect_live(l, "t", "p", "2");
+	jt_expect_msg(l, "t", "p", "2");
 	c = jt_client("c");
-	sub(c, "t");
+	jt_sub(c, "t");
 	expect_retained(c, "t", "p", "2");
 	jt_send(c, "{\"op\":\"unsub\",\"topic\":\"t\",\"id\":\"u\"}");
-	expect_ok(c, "\"u\"", -1);
-	ck_assert_int_eq(stat_of(l, "retained"), 1);
+	jt_expect_ok(c, "\"u\"", -1);
+	ck_assert_int_eq(jt_stat(l, "retained"), 1);
 
 	/* a plain pub neither stores nor clears */
 	jt_send(p, "{\"op\":\"pub\",\"topic\":\"t\",\"data\":3,\"retain\":false,\"id\":1}");
-	expect_ok(p, "1", 1);
-	expect_live(l, "t", "p", "3");
+	jt_expect_ok(p, "1", 1);
+	jt_expect_msg(l, "t", "p", "3");
 	jt_send(p, "{\"op\":\"pub\",\"topic\":\"t\",\"data\":4,\"id\":2}");
-	expect_ok(p, "2", 1);
-	expect_live(l, "t", "p", "4");
-	ck_assert_int_eq(stat_of(l, "retained"), 1);
+	jt_expect_ok(p, "2", 1);
+	jt_expect_msg(l, "t", "p", "4");
+	ck_assert_int_eq(jt_stat(l, "retained"), 1);
 
 	/* cleared by null: still delivered live, with null */
 	retain(p, "t", "null", 1);
-	expect_live(l, "t", "p", "null");
-	ck_assert_int_eq(stat_of(l, "retained"), 0);
+	jt_expect_msg(l, "t", "p", "null");
+	ck_assert_int_eq(jt_stat(l, "retained"), 0);
 	expect_replay_of("#", (const char *const[]){ NULL });
 
 	/* cleared by a retained pub without data */
 	retain(p, "t", "5", 1);
-	expect_live(l, "t", "p", "5");
+	jt_expect_msg(l, "t", "p", "5");
 	jt_send(p, "{\"op\":\"pub\",\"topic\":\"t\",\"retain\":true,\"id\":3}");
-	expect_ok(p, "3", 1);
-	expect_live(l, "t", "p", "null");
+	jt_expect_ok(p, "3", 1);
+	jt_expect_msg(l, "t", "p", "null");
 	expect_replay_of("#", (const char *const[]){ NULL });
 
 	/* clearing what is not there is fine */
 	retain(p, "none", "null", 0);
-	ck_assert_int_eq(stat_of(l, "retained"), 0);
-	ck_assert_int_eq(stat_of(l, "retained_bytes"), 0);
+	ck_assert_int_eq(jt_stat(l, "retained"), 0);
+	ck_assert_int_eq(jt_stat(l, "retained_bytes"), 0);
 }
 END_TEST
 
@@ -259,16 +218,16 @@ START_TEST(test_retain_flag_not_boolean)
 {
 	struct jt_conn *p = jt_client("p"), *l = jt_client("l");
 
-	sub(l, "t");
+	jt_sub(l, "t");
 	jt_send(p, "{\"op\":\"pub\",\"topic\":\"t\",\"data\":1,\"retain\":%s,\"id\":7}",
 		bad_retain[_i]);
 	jt_expect_error_id(p, "bad_frame", "7", "retain");
 	/* the pub was refused as a whole: not delivered, not stored */
 	jt_sync(p);
 	jt_sync(l);
-	ck_assert_int_eq(stat_of(l, "retained"), 0);
+	ck_assert_int_eq(jt_stat(l, "retained"), 0);
 	retain(p, "t", "1", 1);
-	expect_live(l, "t", "p", "1");
+	jt_expect_msg(l, "t", "p", "1");
 }
 END_TEST
 
@@ -281,31 +240,31 @@ START_TEST(test_retain_max_count)
 	jt_broker_start_args(&jt_b, JT_ARGV("--max-retained", "2"));
 	p = jt_client("p");
 	l = jt_client("l");
-	sub(l, "#");
+	jt_sub(l, "#");
 	retain(p, "t1", "1", 1);
 	retain(p, "t2", "1", 1);
-	expect_live(l, "t1", "p", "1");
-	expect_live(l, "t2", "p", "1");
+	jt_expect_msg(l, "t1", "p", "1");
+	jt_expect_msg(l, "t2", "p", "1");
 
 	/* past the bound: delivered live, refused with the pub's id, nothing evicted */
 	jt_send(p, "{\"op\":\"pub\",\"topic\":\"t3\",\"data\":1,\"retain\":true,\"id\":\"x\"}");
 	jt_expect_error_id(p, "limit_reached", "\"x\"", NULL);
 	jt_sync(p);
-	expect_live(l, "t3", "p", "1");
+	jt_expect_msg(l, "t3", "p", "1");
 	jt_send(p, "{\"op\":\"pub\",\"topic\":\"t3\",\"data\":1,\"retain\":true}");
 	jt_expect_error_id(p, "limit_reached", NULL, NULL);
-	expect_live(l, "t3", "p", "1");
+	jt_expect_msg(l, "t3", "p", "1");
 	expect_replay_of("#", JT_ARGV("t1", "t2"));
-	ck_assert_int_eq(stat_of(l, "retained"), 2);
+	ck_assert_int_eq(jt_stat(l, "retained"), 2);
 
 	/* replacing a stored topic is no new one */
 	retain(p, "t1", "1", 1);
-	expect_live(l, "t1", "p", "1");
+	jt_expect_msg(l, "t1", "p", "1");
 	/* clearing makes room */
 	retain(p, "t2", "null", 1);
-	expect_live(l, "t2", "p", "null");
+	jt_expect_msg(l, "t2", "p", "null");
 	retain(p, "t3", "1", 1);
-	expect_live(l, "t3", "p", "1");
+	jt_expect_msg(l, "t3", "p", "1");
 	expect_replay_of("#", JT_ARGV("t1", "t3"));
 	jt_sync(l);
 }
@@ -320,20 +279,20 @@ START_TEST(test_retain_max_bytes)
 	p = jt_client("p");
 	l = jt_client("l");
 	retain(p, "ab", "123", 0);
-	ck_assert_int_eq(stat_of(l, "retained_bytes"), 5);
+	ck_assert_int_eq(jt_stat(l, "retained_bytes"), 5);
 	jt_send(p, "{\"op\":\"pub\",\"topic\":\"cd\",\"data\":12345,\"retain\":true,\"id\":1}");
 	jt_expect_error_id(p, "limit_reached", "1", NULL);
-	ck_assert_int_eq(stat_of(l, "retained_bytes"), 5);
+	ck_assert_int_eq(jt_stat(l, "retained_bytes"), 5);
 	/* exactly at the bound fits */
 	retain(p, "cd", "\"1\"", 0);
-	ck_assert_int_eq(stat_of(l, "retained_bytes"), 10);
-	ck_assert_int_eq(stat_of(l, "retained"), 2);
+	ck_assert_int_eq(jt_stat(l, "retained_bytes"), 10);
+	ck_assert_int_eq(jt_stat(l, "retained"), 2);
 	/* a replacement counts without the value it replaces */
 	jt_send(p, "{\"op\":\"pub\",\"topic\":\"ab\",\"data\":1234,\"retain\":true,\"id\":2}");
 	jt_expect_error_id(p, "limit_reached", "2", NULL);
 	retain(p, "ab", "12", 0);
-	ck_assert_int_eq(stat_of(l, "retained_bytes"), 9);
-	sub(l, "#");
+	ck_assert_int_eq(jt_stat(l, "retained_bytes"), 9);
+	jt_sub(l, "#");
 	expect_retained(l, "ab", "p", "12");
 	expect_retained(l, "cd", "p", "\"1\"");
 	jt_sync(l);
@@ -439,10 +398,10 @@ START_TEST(test_retain_file_within_a_second)
 	ck_assert_int_ne(jt_broker_wait(&jt_b, 10000), -1);
 	start(NULL, NULL);
 	s = jt_client("s");
-	sub(s, "#");
+	jt_sub(s, "#");
 	expect_retained(s, "a/b", "p", "{\"v\": [1, 2]}");
 	jt_sync(s);
-	ck_assert_int_eq(stat_of(s, "retained"), 1);
+	ck_assert_int_eq(jt_stat(s, "retained"), 1);
 }
 END_TEST
 
@@ -454,7 +413,7 @@ START_TEST(test_retain_file_at_shutdown)
 	/* missing file: a first start */
 	start(NULL, NULL);
 	p = jt_client("p");
-	ck_assert_int_eq(stat_of(p, "retained"), 0);
+	ck_assert_int_eq(jt_stat(p, "retained"), 0);
 	retain(p, "x/\xc3\xa9", "[\"\\u00e9\", 1.50]", 0);
 	retain(p, "y", "true", 0);
 	/* at once: the shutdown writes what the timer has not */
@@ -471,45 +430,36 @@ START_TEST(test_retain_file_at_shutdown)
 	/* the restarted broker replays them, from their publisher */
 	start(NULL, NULL);
 	s = jt_client("s");
-	sub(s, "#");
+	jt_sub(s, "#");
 	expect_retained(s, "x/\xc3\xa9", "p", "[\"\\u00e9\", 1.50]");
 	expect_retained(s, "y", "p", "true");
 	jt_sync(s);
-	ck_assert_int_eq(stat_of(s, "retained"), 2);
+	ck_assert_int_eq(jt_stat(s, "retained"), 2);
 
 	/* a clear survives a restart as well */
 	p = jt_client("p");
 	retain(p, "y", "null", 1);
-	expect_live(s, "y", "p", "null");
+	jt_expect_msg(s, "y", "p", "null");
 	jt_close(s);
 	stop();
 	start(NULL, NULL);
 	s = jt_client("s");
-	sub(s, "#");
+	jt_sub(s, "#");
 	expect_retained(s, "x/\xc3\xa9", "p", "[\"\\u00e9\", 1.50]");
 	jt_sync(s);
 }
 END_TEST
 
 /* Write text to path, replacing it. */
-static void write_file(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-
-	ck_assert_msg(fd >= 0, "%s: %s", path, strerror(errno));
-	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	close(fd);
-}
-
 START_TEST(test_retain_file_stale_tmp)
 {
 	char tmp[PATH_MAX + 8];
 	struct jt_conn *s, *p;
 
 	/* what a crash in the middle of a write leaves: the old file and a partial temporary */
-	write_file(file, HEADER "\n{\"topic\":\"old\",\"from\":\"p\",\"data\":1}\n");
+	jt_write_file(file, HEADER "\n{\"topic\":\"old\",\"from\":\"p\",\"data\":1}\n");
 	snprintf(tmp, sizeof(tmp), "%s.tmp", file);
-	write_file(tmp, HEADER "\n{\"topic\":\"new\",\"fr");
+	jt_write_file(tmp, HEADER "\n{\"topic\":\"new\",\"fr");
 	start(NULL, NULL);
 	expect_replay_of("#", JT_ARGV("old"));
 	/* the next write replaces both */
@@ -520,7 +470,7 @@ START_TEST(test_retain_file_stale_tmp)
 		  2, 4000);
 	expect_no_tmp();
 	s = jt_client("s");
-	sub(s, "#");
+	jt_sub(s, "#");
 	expect_retained(s, "new", "p", "1");
 	expect_retained(s, "old", "p", "1");
 	jt_sync(s);
@@ -553,7 +503,7 @@ START_TEST(test_retain_file_corrupt)
 
 	snprintf(path, sizeof(path), "%s/jbus.sock", jt_b.dir);
 	if (corrupt[_i].text) {
-		write_file(file, corrupt[_i].text);
+		jt_write_file(file, corrupt[_i].text);
 	} else {
 		ck_assert_int_eq(mkdir(file, 0700), 0);
 	}

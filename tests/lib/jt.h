@@ -50,11 +50,18 @@ void jt_add_cases(Suite *s, const struct jt_case *cases, size_t n, SFun setup, S
 const char *jt_show(const void *p, size_t n);
 /* CLOCK_MONOTONIC in milliseconds, for deadlines. */
 int64_t jt_now_ms(void);
+/* CLOCK_REALTIME in milliseconds, to compare with the broker's wall-clock fields. */
+int64_t jt_wall_ms(void);
+/* snprintf that fails the test instead of truncating (a path, a command); returns the length. */
+int jt_fmt(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Create path, which must not exist yet, holding text. */
+void jt_write_file(const char *path, const char *text);
 
 /* section: broker */
 
 struct jt_broker {
 	pid_t pid;     /* 0 when not running */
+	bool frozen;   /* stopped by jt_broker_freeze and not thawed yet */
 	char dir[256]; /* the test's directory: the log file, usually the socket too */
 	char path[PATH_MAX];
 };
@@ -86,6 +93,14 @@ void jt_broker_stop(struct jt_broker *b);
 int jt_broker_wait(struct jt_broker *b, int timeout_ms);
 /* After the test signalled the broker itself: it exits 0 within 10 s, socket file removed. */
 void jt_broker_expect_exit(struct jt_broker *b);
+/* SIGSTOP b and wait until it really is stopped (it is our child); jt_broker_stop thaws it. */
+void jt_broker_freeze(struct jt_broker *b);
+/* SIGCONT b after jt_broker_freeze. */
+void jt_broker_thaw(struct jt_broker *b);
+/* <jt_b.dir>/retained: the --retain-file of jt_setup_retain_file, for restarts with it. */
+const char *jt_retain_file(void);
+/* Checked-fixture setup: jt_b on <fresh dir>/jbus.sock with --retain-file jt_retain_file(). */
+void jt_setup_retain_file(void);
 
 /*
  * Run jbusd with args to completion (for usage and start-up errors), with a
@@ -154,11 +169,21 @@ struct jt_conn *jt_hello(const char *path, const char *name);
 struct jt_conn *jt_client(const char *name);
 /* Round trip: ping with an id, wait for its pong (orders everything before it). */
 void jt_sync(struct jt_conn *c);
+/* The next line is {"op":"ok","id":<id, raw>}, with ,"delivered":<delivered> if it is >= 0. */
+void jt_expect_ok(struct jt_conn *c, const char *id, int delivered);
+/* Subscribe c to pattern with id "s"; the next line is its ok (replays are the caller's). */
+struct jt_conn *jt_sub(struct jt_conn *c, const char *pattern);
+/* The next line is the msg of a pub, exactly: data as sent, no "retained". */
+void jt_expect_msg(struct jt_conn *c, const char *topic, const char *from, const char *data);
+/* The value of one counter of the broker's stats, asked for on c. */
+int64_t jt_stat(struct jt_conn *c, const char *key);
 
 /* Field access: string (NULL if absent or not a string), int64. */
 const char *jt_str(json_object *o, const char *key);
 int64_t jt_int(json_object *o, const char *key);
 bool jt_has(json_object *o, const char *key);
+/* text, which must be JSON, parsed (caller puts). */
+json_object *jt_parse(const char *text);
 
 /* section: child processes (jt_proc.c) */
 
@@ -210,8 +235,19 @@ const char *jt_proc_rest(const struct jt_pipe *b);
 int jt_proc_wait(struct jt_proc *p);
 /* Send sig to the running process p. */
 void jt_proc_signal(struct jt_proc *p, int sig);
+/* p has finished with status and wrote exactly out on stdout and err on stderr. */
+void jt_proc_expect(struct jt_proc *p, int status, const char *out, const char *err);
 /* SIGKILL and reap every process of the test, free what they wrote (jt_teardown does it). */
 void jt_proc_kill_all(void);
+
+/* section: the holder, a raw client in a child process the test can SIGKILL (jt_proc.c) */
+
+/* Fork the holder: it sends hello ('\n' added) to jt_b.path; its pid once its welcome came. */
+pid_t jt_holder_start(const char *hello);
+/* Wait until the holder has received n more lines (it only reads and counts them). */
+void jt_holder_lines(int n);
+/* SIGKILL and reap the holder if there is one (jt_proc_kill_all does it: one per test). */
+void jt_holder_kill(void);
 
 /* section: the jbus tool (jt_cli.c) */
 

@@ -117,6 +117,7 @@ void jt_broker_start_at(struct jt_broker *b, const char *path, const char *const
 		snprintf(log, sizeof(log), "%s/jbusd.log", b->dir);
 		logfd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	}
+	b->frozen = false;
 	b->pid = fork();
 	ck_assert_int_ge(b->pid, 0);
 	if (b->pid == 0) {
@@ -155,6 +156,21 @@ void jt_setup_dir(void)
 	make_dir(&jt_b);
 }
 
+const char *jt_retain_file(void)
+{
+	static char file[sizeof(jt_b.dir) + 16];
+
+	jt_fmt(file, sizeof(file), "%s/retained", jt_b.dir);
+	return file;
+}
+
+void jt_setup_retain_file(void)
+{
+	jt_setup_dir();
+	jt_fmt(jt_b.path, sizeof(jt_b.path), "%s/jbus.sock", jt_b.dir);
+	jt_broker_start_at(&jt_b, jt_b.path, JT_ARGV("--retain-file", jt_retain_file()));
+}
+
 int jt_broker_wait(struct jt_broker *b, int timeout_ms)
 {
 	int status = -1, pfd;
@@ -167,6 +183,7 @@ int jt_broker_wait(struct jt_broker *b, int timeout_ms)
 			if (pfd >= 0)
 				close(pfd);
 			b->pid = 0;
+			b->frozen = false;
 			return status;
 		}
 		int64_t left = deadline - jt_now_ms();
@@ -206,12 +223,35 @@ void jt_broker_expect_exit(struct jt_broker *b)
 	assert_clean_exit(b, status);
 }
 
+void jt_broker_freeze(struct jt_broker *b)
+{
+	int st;
+
+	ck_assert_int_eq(kill(b->pid, SIGSTOP), 0);
+	b->frozen = true;
+	ck_assert_int_eq(waitpid(b->pid, &st, WUNTRACED), b->pid);
+	ck_assert(WIFSTOPPED(st));
+}
+
+void jt_broker_thaw(struct jt_broker *b)
+{
+	ck_assert_int_eq(kill(b->pid, SIGCONT), 0);
+	b->frozen = false;
+}
+
 void jt_broker_stop(struct jt_broker *b)
 {
 	int status;
 
 	if (b->pid <= 0)
 		return;
+	/*
+	 * A test that froze the broker may have failed before it thawed it. Only then, and
+	 * before SIGTERM: a SIGCONT that reaches a sanitized broker while it exits can hold it
+	 * past the deadline below.
+	 */
+	if (b->frozen)
+		jt_broker_thaw(b);
 	kill(b->pid, SIGTERM);
 	status = jt_broker_wait(b, 10000);
 	if (status == -1) {

@@ -342,6 +342,48 @@ void jt_sync(struct jt_conn *c)
 	json_object_put(o);
 }
 
+/* section: common frames */
+
+void jt_expect_ok(struct jt_conn *c, const char *id, int delivered)
+{
+	char want[256];
+
+	if (delivered >= 0)
+		jt_fmt(want, sizeof(want), "{\"op\":\"ok\",\"id\":%s,\"delivered\":%d}", id,
+		       delivered);
+	else
+		jt_fmt(want, sizeof(want), "{\"op\":\"ok\",\"id\":%s}", id);
+	jt_expect_line(c, want);
+}
+
+struct jt_conn *jt_sub(struct jt_conn *c, const char *pattern)
+{
+	jt_send(c, "{\"op\":\"sub\",\"topic\":\"%s\",\"id\":\"s\"}", pattern);
+	jt_expect_ok(c, "\"s\"", -1);
+	return c;
+}
+
+void jt_expect_msg(struct jt_conn *c, const char *topic, const char *from, const char *data)
+{
+	char want[1024];
+
+	jt_fmt(want, sizeof(want), "{\"op\":\"msg\",\"topic\":\"%s\",\"from\":\"%s\",\"data\":%s}",
+	       topic, from, data);
+	jt_expect_line(c, want);
+}
+
+int64_t jt_stat(struct jt_conn *c, const char *key)
+{
+	json_object *o;
+	int64_t v;
+
+	jt_send(c, "{\"op\":\"stats\",\"id\":\"st\"}");
+	o = jt_expect(c, "stats");
+	v = jt_int(o, key);
+	json_object_put(o);
+	return v;
+}
+
 /* section: fields */
 
 const char *jt_str(json_object *o, const char *key)
@@ -364,4 +406,12 @@ int64_t jt_int(json_object *o, const char *key)
 bool jt_has(json_object *o, const char *key)
 {
 	return json_object_object_get_ex(o, key, NULL);
+}
+
+json_object *jt_parse(const char *text)
+{
+	json_object *o = json_tokener_parse(text);
+
+	ck_assert_msg(o != NULL, "not JSON: %s", text);
+	return o;
 }

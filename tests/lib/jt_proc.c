@@ -3,7 +3,8 @@
  * stdin, stdout and stderr, fed and read with poll() and deadlines, reaped
  * with one. The processes of a test live in a table that jt_teardown()
  * empties, so a failed assertion (a longjmp with CK_FORK=no) leaves
- * nothing running for the next test.
+ * nothing running for the next test. The holder, a forked raw client, is
+ * ended there too.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -203,6 +206,13 @@ void jt_proc_signal(struct jt_proc *p, int sig)
 	ck_assert_int_eq(kill(p->pid, sig), 0);
 }
 
+void jt_proc_expect(struct jt_proc *p, int status, const char *out, const char *err)
+{
+	ck_assert_msg(p->status == status, "status %d, stderr: %s", p->status, p->err.p);
+	ck_assert_str_eq(p->out.p, out);
+	ck_assert_str_eq(p->err.p, err);
+}
+
 static void pipe_free(struct jt_pipe *b)
 {
 	if (b->fd >= 0)
@@ -212,6 +222,7 @@ static void pipe_free(struct jt_pipe *b)
 
 void jt_proc_kill_all(void)
 {
+	jt_holder_kill();
 	for (size_t i = 0; i < MAX_PROCS; i++) {
 		struct jt_proc *p = &procs[i];
 
@@ -227,4 +238,85 @@ void jt_proc_kill_all(void)
 		pipe_free(&p->err);
 		memset(p, 0, sizeof(*p));
 	}
+}
+
+/* section: the holder */
+
+static struct {
+	pid_t pid; /* 0: none */
+	int rd;	   /* one byte per line the holder received */
+} holder;
+
+/* In the child: connect, send line, then write a byte to wr per line received. */
+static void holder_main(const char *path, const char *line, int wr)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char buf[4096];
+	int fd;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* the test's other sockets must close when the test closes them */
+	for (fd = 3; fd < 1024; fd++)
+		if (fd != wr)
+			close(fd);
+	if (strlen(path) >= sizeof(sa.sun_path))
+		_exit(1);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    write(fd, line, strlen(line)) != (ssize_t)strlen(line))
+		_exit(1);
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+
+		if (n <= 0)
+			_exit(2);
+		for (ssize_t i = 0; i < n; i++)
+			if (buf[i] == '\n' && write(wr, "l", 1) != 1)
+				_exit(3);
+	}
+}
+
+pid_t jt_holder_start(const char *hello)
+{
+	char line[4096];
+	int p[2];
+
+	ck_assert_msg(holder.pid == 0, "one holder per test");
+	jt_fmt(line, sizeof(line), "%s\n", hello);
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	holder.pid = fork();
+	ck_assert_int_ge(holder.pid, 0);
+	if (holder.pid == 0)
+		holder_main(jt_b.path, line, p[1]);
+	close(p[1]);
+	holder.rd = p[0];
+	jt_holder_lines(1);
+	return holder.pid;
+}
+
+void jt_holder_lines(int n)
+{
+	int64_t deadline = jt_now_ms() + JT_TIMEOUT_MS;
+	char c;
+
+	while (n > 0) {
+		struct pollfd pf = { .fd = holder.rd, .events = POLLIN };
+		int64_t left = deadline - jt_now_ms();
+
+		ck_assert_msg(left > 0 && poll(&pf, 1, (int)left) == 1,
+			      "the holder received no line within %d ms", JT_TIMEOUT_MS);
+		ck_assert_msg(read(holder.rd, &c, 1) == 1, "the holder ended");
+		n--;
+	}
+}
+
+void jt_holder_kill(void)
+{
+	if (holder.pid > 0) {
+		kill(holder.pid, SIGKILL);
+		waitpid(holder.pid, NULL, 0);
+		close(holder.rd);
+	}
+	holder.pid = 0;
 }

@@ -1,11 +1,15 @@
 /*
  * Building suites (see jt.h): TCases from a table, so each jt_suite() reads
  * as a list of behaviours, and the small things every suite needs for its
- * deadlines and failure messages.
+ * deadlines, failure messages and scratch files.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "jt.h"
 
@@ -59,10 +63,42 @@ const char *jt_show(const void *p, size_t n)
 	return out;
 }
 
-int64_t jt_now_ms(void)
+static int64_t clock_ms(clockid_t id)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(id, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t jt_now_ms(void)
+{
+	return clock_ms(CLOCK_MONOTONIC);
+}
+
+int64_t jt_wall_ms(void)
+{
+	return clock_ms(CLOCK_REALTIME);
+}
+
+int jt_fmt(char *buf, size_t cap, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, cap, fmt, ap);
+	va_end(ap);
+	ck_assert_msg(n >= 0 && (size_t)n < cap, "%zu bytes are not enough for: %s", cap, buf);
+	return n;
+}
+
+void jt_write_file(const char *path, const char *text)
+{
+	/* O_EXCL: a test that means to create a file must not find one there already */
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+
+	ck_assert_msg(fd >= 0, "create %s: %s", path, strerror(errno));
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
 }
