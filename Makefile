@@ -19,13 +19,15 @@ Q := $(if $(V),,@)
 
 # Dependencies: install them when pkg-config cannot find them (not for clean).
 ifneq ($(filter-out clean distclean help,$(or $(MAKECMDGOALS),all)),)
-DEPS_OK := $(shell $(PKG_CONFIG) --exists json-c check 2>/dev/null && echo yes)
+DEPS_OK := $(shell $(PKG_CONFIG) --exists json-c check 2>/dev/null && command -v curl >/dev/null \
+	&& echo yes)
 ifneq ($(DEPS_OK),yes)
-$(info jbus: pkg-config cannot find json-c and check; running scripts/install-deps.sh)
+$(info jbus: json-c, check or curl missing; running scripts/install-deps.sh)
 DEPS_RC := $(shell ./scripts/install-deps.sh >&2; echo $$?)
-DEPS_OK := $(shell $(PKG_CONFIG) --exists json-c check 2>/dev/null && echo yes)
+DEPS_OK := $(shell $(PKG_CONFIG) --exists json-c check 2>/dev/null && command -v curl >/dev/null \
+	&& echo yes)
 ifneq ($(DEPS_OK),yes)
-$(error jbus: json-c and check are still missing (install-deps exit $(DEPS_RC)); see scripts/install-deps.sh)
+$(error jbus: json-c, check or curl still missing (install-deps exit $(DEPS_RC)); see scripts/install-deps.sh)
 endif
 endif
 endif
@@ -98,7 +100,7 @@ INCLUDEDIR ?= $(PREFIX)/include
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 MANDIR     ?= $(PREFIX)/share/man
 
-.PHONY: all run check clean distclean help examples install uninstall
+.PHONY: all run check clean distclean help examples install uninstall fuzz fuzz-deps bench
 .SECONDARY:
 all: $(BUILD)/jbusd $(LIB_SO) $(BUILD)/libjbus.so $(LIB_A) $(BUILD)/jbus $(BUILD)/jbus.pc
 
@@ -223,6 +225,48 @@ uninstall:
 		$(DESTDIR)$(LIBDIR)/libjbus.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME) \
 		$(DESTDIR)$(LIBDIR)/libjbus.so $(DESTDIR)$(LIBDIR)/libjbus.a \
 		$(DESTDIR)$(INCLUDEDIR)/jbus.h $(DESTDIR)$(PKGCONFIGDIR)/jbus.pc
+
+# Fuzzing (clang's libFuzzer; installed on demand): FUZZ_SECONDS per target.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_DIR     := build/fuzz
+FUZZ_CFLAGS  := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	$(CPPFLAGS_ALL) $(WARN)
+FUZZ_CODEC   := client-lib/wire.c client-lib/scan.c client-lib/topic.c
+FUZZ_TARGETS := scan http
+
+$(FUZZ_DIR)/fuzz_scan: fuzz/fuzz_scan.c $(FUZZ_CODEC)
+	@mkdir -p $(@D)
+	@echo "  FUZZCC  $@"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(JSONC_CFLAGS) -o $@ $^ $(JSONC_LIBS)
+
+$(FUZZ_DIR)/fuzz_http: fuzz/fuzz_http.c broker/http.c $(FUZZ_CODEC)
+	@mkdir -p $(@D)
+	@echo "  FUZZCC  $@"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^
+
+fuzz-deps:
+	@command -v $(FUZZ_CC) >/dev/null 2>&1 || ./scripts/install-deps.sh --fuzz
+
+fuzz: fuzz-deps
+	@$(MAKE) --no-print-directory $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(FUZZ_DIR)/corpus/$$t; \
+		echo "  FUZZ    $$t for $(FUZZ_SECONDS) s"; \
+		$(FUZZ_DIR)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=12000 \
+			-artifact_prefix=$(FUZZ_DIR)/ $(FUZZ_DIR)/corpus/$$t \
+			2>$(FUZZ_DIR)/$$t.log || { tail -n 40 $(FUZZ_DIR)/$$t.log; exit 1; }; \
+		grep -E '^Done|^fuzz_scan: [0-9]' $(FUZZ_DIR)/$$t.log; \
+	done
+
+# Benchmarks (not part of make check): BENCH_ARGS are passed through.
+$(BUILD)/bench/%: bench/%.c
+	@mkdir -p $(@D)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS_ALL) -pthread -o $@ $< $(LDFLAGS_ALL) -pthread
+
+bench: $(BUILD)/jbusd $(BUILD)/bench/dgram_bench
+	JBUSD=$(abspath $(BUILD))/jbusd $(BUILD)/bench/dgram_bench $(BENCH_ARGS)
 
 clean:
 	rm -rf build

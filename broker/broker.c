@@ -304,6 +304,8 @@ int broker_run(struct broker *b)
 	log_info("listening on %s (%s, max_frame=%zu max_clients=%u queue_limit=%zu)",
 		 b->listener.path, b->version, b->cfg.max_frame, b->cfg.max_clients,
 		 b->cfg.queue_limit);
+	if (b->cfg.dgram_path)
+		log_info("datagrams on %s", b->cfg.dgram_path);
 	if (b->cfg.ready_fd >= 0) {
 		if (write(b->cfg.ready_fd, "ready\n", 6) < 0)
 			log_warn("ready-fd: %s", strerror(errno));

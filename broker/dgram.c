@@ -94,12 +94,13 @@ static void complain(struct dgram *d, const struct ucred *cr, const char *what)
 	unsigned slot = ((unsigned)cr->pid * 31u + (unsigned)cr->uid) % DGRAM_LOG_SLOTS;
 	uint64_t now = loop_now(d->b->loop);
 
+	/* at is stored plus one so that 0 means "never" even at time 0 */
 	if (d->logged[slot].pid == cr->pid && d->logged[slot].uid == cr->uid &&
-	    d->logged[slot].at && now - d->logged[slot].at < 1000)
+	    d->logged[slot].at && now + 1 < d->logged[slot].at + 1000)
 		return;
 	d->logged[slot].pid = cr->pid;
 	d->logged[slot].uid = cr->uid;
-	d->logged[slot].at = now | 1;
+	d->logged[slot].at = now + 1;
 	log_warn("dgram dropped: %s from=dgram:%u:%d", what, (unsigned)cr->uid, (int)cr->pid);
 }
 

@@ -83,7 +83,10 @@ static void respond_error(struct client *c, int status, const char *code, const 
 
 void http_timeout(struct client *c)
 {
-	respond_error(c, 408, "timeout", "the request did not arrive in time", false);
+	/* the request so far is in the input buffer: a HEAD gets no body */
+	bool head = c->in_len && c->in[0] == 'H';
+
+	respond_error(c, 408, "timeout", "the request did not arrive in time", head);
 }
 
 /* Each header line must be "name: value" with a non-empty name of visible characters. */

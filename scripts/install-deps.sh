@@ -1,8 +1,13 @@
 #!/bin/sh
-# Install the build and test dependencies of jbus (json-c, Check, pkg-config)
-# with the system package manager. Called by the Makefile when pkg-config
-# cannot find a dependency; safe to run by hand at any time.
+# Install the build and test dependencies of jbus (json-c, Check, pkg-config,
+# and curl for the HTTP tests) with the system package manager. Called by the
+# Makefile when pkg-config cannot find a dependency; safe to run by hand at
+# any time.
 set -eu
+
+# --fuzz: also the compiler and runtime for make fuzz (clang, libFuzzer)
+fuzz=0
+[ "${1:-}" = "--fuzz" ] && fuzz=1
 
 need_sudo() {
 	if [ "$(id -u)" -eq 0 ]; then
@@ -18,12 +23,18 @@ need_sudo() {
 if command -v apt-get >/dev/null 2>&1; then
 	export DEBIAN_FRONTEND=noninteractive
 	need_sudo apt-get update -q
+	extra=""
+	[ "$fuzz" = 1 ] && extra="clang libclang-rt-dev"
+	# shellcheck disable=SC2086 # extra is a word list
 	need_sudo apt-get install -y -q --no-install-recommends \
-		pkg-config libjson-c-dev check gcc make
+		pkg-config libjson-c-dev check gcc make curl $extra
 elif command -v dnf >/dev/null 2>&1; then
-	need_sudo dnf install -y pkgconf-pkg-config json-c-devel check-devel gcc make
+	extra=""
+	[ "$fuzz" = 1 ] && extra="clang compiler-rt"
+	# shellcheck disable=SC2086 # extra is a word list
+	need_sudo dnf install -y pkgconf-pkg-config json-c-devel check-devel gcc make curl $extra
 else
 	echo "install-deps: no supported package manager (apt-get, dnf) found." >&2
-	echo "install-deps: install pkg-config, json-c (>= 0.13) and Check (>= 0.11) by hand." >&2
+	echo "install-deps: install pkg-config, json-c (>= 0.13), Check (>= 0.11) and curl by hand." >&2
 	exit 1
 fi
