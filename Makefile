@@ -65,6 +65,7 @@ CODEC_OBJ := $(CODEC_SRC:%.c=$(BUILD)/obj/%.o)
 # libjbus: the codec plus the connection code; only jbus.h's API is exported.
 SONAME    := libjbus.so.0
 LIB_SRC   := client-lib/conn.c client-lib/frame.c client-lib/ops.c client-lib/sync.c \
+	client-lib/dgram.c \
 	client-lib/request.c client-lib/error.c
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(CODEC_OBJ)
 LIB_SO    := $(BUILD)/$(SONAME)

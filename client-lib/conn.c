@@ -153,23 +153,33 @@ int conn_lost(jbus_conn *c, int err)
 	return err;
 }
 
-static int conn_create(jbus_conn **cp, const char *path, const char *name, struct wire_raw will)
+int conn_path(const char *path, int (*dflt)(char *, size_t), char *buf, const char **out)
 {
-	char def[SOCKPATH_MAX + 2];
-	jbus_conn *c;
-
-	if (!cp)
-		return -EINVAL;
-	*cp = NULL;
 	if (!path) {
-		if (sockpath_default(def, sizeof(def)) < 0)
+		if (dflt(buf, SOCKPATH_MAX + 2) < 0)
 			return -ENAMETOOLONG;
-		path = def;
+		path = buf;
 	}
 	if (!*path)
 		return -EINVAL;
 	if (strlen(path) > SOCKPATH_MAX)
 		return -ENAMETOOLONG;
+	*out = path;
+	return 0;
+}
+
+static int conn_create(jbus_conn **cp, const char *path, const char *name, struct wire_raw will)
+{
+	char def[SOCKPATH_MAX + 2];
+	jbus_conn *c;
+	int r;
+
+	if (!cp)
+		return -EINVAL;
+	*cp = NULL;
+	r = conn_path(path, sockpath_default, def, &path);
+	if (r < 0)
+		return r;
 	if (name && !wire_name_valid(name, strlen(name)))
 		return JBUS_E_BAD_NAME;
 	c = calloc(1, sizeof(*c));

@@ -114,6 +114,13 @@ int64_t conn_now_ms(void);
 void conn_set_state(jbus_conn *c, enum jbus_state st);
 /* The next library id, as JSON text in buf (at least 24 bytes). */
 struct wire_raw conn_next_id(jbus_conn *c, char *buf);
+/*
+ * The socket path a call uses: path, or when it is NULL the default that
+ * dflt (sockpath_default or sockpath_default_dgram) writes into buf, of
+ * SOCKPATH_MAX + 2 bytes. Returns 0 with *out set, -EINVAL for an empty
+ * path, or -ENAMETOOLONG when it does not fit sun_path.
+ */
+int conn_path(const char *path, int (*dflt)(char *, size_t), char *buf, const char **out);
 int conn_lost(jbus_conn *c, int err);
 void conn_lost_retry(jbus_conn *c);
 void conn_write_final(jbus_conn *c);
@@ -160,6 +167,14 @@ int ops_simple(jbus_conn *c, const char *op, struct wire_raw id);
  */
 int ops_data_raw(json_object *obj, const char *text, ssize_t len, struct wire_raw *out,
 		 char **copy);
+/*
+ * The checks of a pub frame's arguments, wherever it goes: topic (NULL:
+ * -EINVAL) may be published to (*tn receives its length), and the data is
+ * as for ops_data_raw(). Returns 0, -EINVAL, JBUS_E_BAD_TOPIC,
+ * JBUS_E_BAD_JSON or -ENOMEM.
+ */
+int ops_pub_args(const char *topic, json_object *obj, const char *text, ssize_t len, size_t *tn,
+		 struct wire_raw *data, char **copy);
 
 /* sync.c */
 /* A synchronous call's id: the answer to it ends sync_finish(). */

@@ -40,7 +40,7 @@ static const struct err_entry table[] = {
 	{ -EPIPE, "EPIPE", "connection to the broker broken" },
 	{ -ECONNRESET, "ECONNRESET", "connection reset by the broker" },
 	{ -EBUSY, "EBUSY", "blocking call made from inside a callback" },
-	{ -EAGAIN, "EAGAIN", "the broker's connection backlog is full" },
+	{ -EAGAIN, "EAGAIN", "the broker cannot take more right now (backlog or queue full)" },
 };
 
 static const struct err_entry *lookup(int err)

@@ -156,6 +156,18 @@ int ops_data_raw(json_object *obj, const char *text, ssize_t len, struct wire_ra
 	return 0;
 }
 
+int ops_pub_args(const char *topic, json_object *obj, const char *text, ssize_t len, size_t *tn,
+		 struct wire_raw *data, char **copy)
+{
+	*copy = NULL;
+	if (!topic)
+		return -EINVAL;
+	*tn = strlen(topic);
+	if (topic_check_name(topic, *tn))
+		return JBUS_E_BAD_TOPIC;
+	return ops_data_raw(obj, text, len, data, copy);
+}
+
 int ops_publish(jbus_conn *c, const char *topic, json_object *obj, const char *text, ssize_t len,
 		bool retain, struct wire_raw id)
 {
@@ -164,12 +176,9 @@ int ops_publish(jbus_conn *c, const char *topic, json_object *obj, const char *t
 	size_t mark, tn;
 	int r;
 
-	if (!c || !topic)
+	if (!c)
 		return -EINVAL;
-	tn = strlen(topic);
-	if (topic_check_name(topic, tn))
-		return JBUS_E_BAD_TOPIC;
-	r = ops_data_raw(obj, text, len, &data, &copy);
+	r = ops_pub_args(topic, obj, text, len, &tn, &data, &copy);
 	if (r < 0)
 		return r;
 	r = conn_queue_begin(c, &mark);

@@ -12,6 +12,12 @@
  * poll() loop: a line is published as soon as it is read (a person typing
  * sees each one go out), and no more input is read while output is still
  * queued, so a fast producer cannot make the queue grow without bound.
+ *
+ * With --dgram there is no connection: each message is one datagram to the
+ * broker's datagram socket (jbus_dgram_publish), and nothing comes back.
+ * The broker's receive queue is short (net.unix.max_dgram_qlen, often 10),
+ * so a full one is waited out, briefly and with a deadline, rather than
+ * losing the message; -l then still sends the lines in order.
  */
 #include "cli.h"
 
@@ -19,20 +25,31 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PUB_CHUNK (64 * 1024)
+/*
+ * With --dgram no max_frame is known: lines are bounded by what a datagram
+ * could ever carry (the library reports smaller limits as -EMSGSIZE).
+ */
+#define PUB_DGRAM_LINE_MAX (16 * 1024 * 1024)
+/* Waiting for room in the broker's datagram queue: first pause, and the longest. */
+#define PUB_DGRAM_PAUSE_MIN_US 100
+#define PUB_DGRAM_PAUSE_MAX_US (50 * 1000)
 
 enum {
 	OPT_STRING = 256,
 	OPT_WAIT,
+	OPT_DGRAM,
 };
 
 struct pub {
 	struct cli *cli;
-	jbus_conn *c;
+	jbus_conn *c; /* NULL with --dgram */
 	const char *topic;
-	bool lines, string, wait;
+	bool lines, string, wait, dgram;
+	const char *dgram_path; /* --dgram=PATH, or the default once resolved */
 	unsigned flags; /* -r: JBUS_PUB_RETAIN */
 	int status; /* CLI_FAIL once a message was refused */
 	bool stop;  /* end now with status: a fatal error, or stdout's reader left */
@@ -55,6 +72,10 @@ static int pub_option(struct cli *cli, int opt, const char *arg, void *opts)
 	case OPT_WAIT:
 		p->wait = true;
 		return CLI_OK;
+	case OPT_DGRAM:
+		p->dgram = true;
+		p->dgram_path = arg; /* NULL: the default, resolved once the options are known */
+		return CLI_OK;
 	}
 	return cli_usage(cli, "unknown option");
 }
@@ -64,6 +85,88 @@ static void fatal(struct pub *p, int status)
 	p->status = status;
 	p->stop = true;
 }
+
+/* section: datagrams */
+
+/* jbus_dgram_publish(), waiting (CLI_TIMEOUT_MS at most) while the broker's queue is full. */
+static int dgram_publish(struct pub *p, const char *json, size_t len)
+{
+	long long deadline = cli_now_ms() + CLI_TIMEOUT_MS;
+	long pause_us = PUB_DGRAM_PAUSE_MIN_US;
+	int r;
+
+	/* a datagram socket cannot be polled for room at an unconnected peer: back off */
+	while ((r = jbus_dgram_publish(p->dgram_path, p->topic, json, (ssize_t)len, p->flags)) ==
+		       -EAGAIN &&
+	       cli_now_ms() < deadline) {
+		struct timespec ts = { 0, pause_us * 1000 };
+
+		nanosleep(&ts, NULL);
+		if (pause_us < PUB_DGRAM_PAUSE_MAX_US)
+			pause_us *= 2;
+	}
+	return r;
+}
+
+static void dgram_too_large(struct pub *p, const char *where)
+{
+	cli_error(p->cli, "%smessage too large for one datagram", where);
+	p->status = CLI_FAIL;
+}
+
+/* The failure r of dgram_publish(): every one but a message too large ends the command. */
+static void dgram_failed(struct pub *p, int r, const char *where)
+{
+	const char *why;
+
+	switch (r) {
+	case -EMSGSIZE:
+		dgram_too_large(p, where);
+		return;
+	case -EAGAIN:
+		why = "the broker's queue stayed full";
+		break;
+	case -EPROTOTYPE:
+		why = "not a datagram socket (the broker's stream socket?)";
+		break;
+	default:
+		why = jbus_strerror(r);
+		break;
+	}
+	cli_error(p->cli, "%scannot send to %s: %s", where, p->dgram_path, why);
+	fatal(p, CLI_FAIL);
+}
+
+/* The datagram socket's path: --dgram=PATH or the default. Returns CLI_OK or the status. */
+static int dgram_resolve(struct pub *p, char *def, size_t cap)
+{
+	int r;
+
+	if (!p->dgram_path) {
+		/* resolved here rather than by the library, so that errors can name it */
+		r = jbus_default_dgram_path(def, cap);
+		p->dgram_path = def;
+		if (r < 0) {
+			cli_error(p->cli, "cannot send to %s: %s", def, jbus_strerror(r));
+			return CLI_FAIL;
+		}
+	}
+	if (!*p->dgram_path)
+		return cli_usage(p->cli, "the datagram socket path is empty");
+	/* the options that belong to a connection would be ignored: say so */
+	if (p->wait)
+		return cli_usage(p->cli, "--wait cannot be used with --dgram: nobody answers a "
+					 "datagram");
+	if (p->cli->socket)
+		return cli_usage(p->cli, "-s names the stream socket; give the datagram socket "
+					 "as --dgram=PATH");
+	if (p->cli->name)
+		return cli_usage(p->cli, "-n cannot be used with --dgram: the broker names the "
+					 "sender dgram:<uid>:<pid>");
+	return CLI_OK;
+}
+
+/* section: publishing */
 
 /*
  * Publish json (NULL: no data) and, with --wait, print the ok's count.
@@ -77,18 +180,25 @@ static void publish(struct pub *p, const char *json, size_t len, const char *whe
 	char text[32];
 	int r;
 
-	if (p->wait)
+	if (p->dgram)
+		r = dgram_publish(p, json, len);
+	else if (p->wait)
 		r = jbus_publish_text_ex_sync(p->c, p->topic, json, (ssize_t)len, p->flags,
 					      CLI_TIMEOUT_MS, &delivered);
 	else
 		r = jbus_publish_text_ex(p->c, p->topic, json, (ssize_t)len, p->flags);
-	switch (r) {
-	case 0:
-		break;
-	case JBUS_E_BAD_TOPIC:
+	if (r == JBUS_E_BAD_TOPIC) {
 		fatal(p, cli_usage(p->cli, "invalid topic '%s' (%s)", p->topic,
 				   "1 to 1024 bytes, no '+' or '#', not starting with '$'"));
 		return;
+	}
+	if (r < 0 && p->dgram) {
+		dgram_failed(p, r, where);
+		return;
+	}
+	switch (r) {
+	case 0:
+		break;
 	case -EMSGSIZE:
 		cli_error(p->cli, "%smessage larger than the broker accepts (max_frame %zu bytes)",
 			  where, jbus_conn_max_frame(p->c));
@@ -182,9 +292,17 @@ static void lines_drain(struct pub *p, struct lines *l, bool eof)
 		publish_line(p, l->buf, l->len, ++l->no);
 		l->len = 0;
 	} else if (l->len > l->max && !l->skipping) {
-		cli_error(p->cli, "line %llu: longer than the broker accepts (max_frame %zu bytes)",
-			  l->no + 1, jbus_conn_max_frame(p->c));
-		p->status = CLI_FAIL;
+		if (p->dgram) {
+			char where[48];
+
+			snprintf(where, sizeof(where), "line %llu: ", l->no + 1);
+			dgram_too_large(p, where);
+		} else {
+			cli_error(p->cli,
+				  "line %llu: longer than the broker accepts (max_frame %zu bytes)",
+				  l->no + 1, jbus_conn_max_frame(p->c));
+			p->status = CLI_FAIL;
+		}
 		l->skipping = true;
 	}
 	if (l->skipping)
@@ -210,14 +328,15 @@ static int lines_room(struct lines *l)
 
 static void publish_stdin(struct pub *p)
 {
-	struct lines l = { .max = jbus_conn_max_frame(p->c) + 1 };
+	struct lines l = { .max = (p->c ? jbus_conn_max_frame(p->c) : PUB_DGRAM_LINE_MAX) + 1 };
 	bool eof = false;
 
 	while (!p->stop && !eof) {
-		short ev = jbus_conn_get_events(p->c);
+		short ev = p->c ? jbus_conn_get_events(p->c) : 0;
 		/* input only while nothing waits to be written: the queue stays one chunk */
 		struct pollfd fds[2] = {
-			{ .fd = jbus_conn_get_fd(p->c), .events = ev },
+			/* poll() skips a negative fd: without a connection only stdin counts */
+			{ .fd = p->c ? jbus_conn_get_fd(p->c) : -1, .events = ev },
 			{ .fd = STDIN_FILENO, .events = (ev & POLLOUT) ? 0 : POLLIN },
 		};
 		ssize_t n;
@@ -265,11 +384,12 @@ static int pub_run(struct cli *cli, int argc, char **argv)
 		{ "retain", no_argument, NULL, 'r' },
 		{ "string", no_argument, NULL, OPT_STRING },
 		{ "wait", no_argument, NULL, OPT_WAIT },
+		{ "dgram", optional_argument, NULL, OPT_DGRAM },
 		{ 0 },
 	};
 	struct pub p = { .cli = cli };
 	const char *json = NULL;
-	char *owned = NULL;
+	char *owned = NULL, def[4096];
 	int first, status, r;
 
 	if (!cli_parse(cli, argc, argv, "lr", longopts, pub_option, &p, &first, &status))
@@ -286,12 +406,22 @@ static int pub_run(struct cli *cli, int argc, char **argv)
 	if (p.string && !p.lines && argc < 2)
 		return cli_usage(cli, "--string needs the text to send as an argument");
 	p.topic = argv[0];
+	if (p.dgram && (status = dgram_resolve(&p, def, sizeof(def))) != CLI_OK)
+		return status;
 	if (argc == 2) {
 		status = cli_data_arg(cli, argv[1], p.string, &json, &owned);
 		if (status != CLI_OK)
 			return status;
 	}
 
+	if (p.dgram) {
+		if (p.lines)
+			publish_stdin(&p);
+		else
+			publish(&p, json, json ? strlen(json) : 0, "");
+		free(owned);
+		return p.status;
+	}
 	status = cli_connect(cli, cli->name, NULL, NULL, &p.c);
 	if (status == CLI_OK) {
 		if (p.lines)
@@ -330,10 +460,19 @@ const struct cli_cmd cmd_pub = {
 		"                 without a trailing '\\r') as a JSON string, escaped\n"
 		"      --wait     wait for the broker's ok to each message and print\n"
 		"                 'delivered N', N being the number of clients it reached\n"
+		"      --dgram[=PATH]\n"
+		"                 send each message as one datagram to the broker's datagram\n"
+		"                 socket (jbusd --dgram), without connecting: PATH, else\n"
+		"                 $JBUS_DGRAM_SOCKET, else $XDG_RUNTIME_DIR/jbus.dgram, else\n"
+		"                 /tmp/jbus-<uid>.dgram; subscribers see the sender as\n"
+		"                 dgram:<uid>:<pid>; not with --wait, -s or -n\n"
 		"\n"
 		"Without --wait messages are written in batches, and a round trip to the\n"
 		"broker before exiting reports any error it sent (exit status 1).\n"
+		"With --dgram nothing comes back: a message the broker drops (larger than\n"
+		"its max_frame) is not reported. When the broker's datagram queue is full,\n"
+		"each message waits up to 5 s for room; no broker at PATH is exit status 1.\n"
 		"An invalid TOPIC (empty, containing '+' or '#', starting with '$') is a\n"
-		"usage error, found once connected.\n",
+		"usage error, found once connected (with --dgram: before sending).\n",
 	.run = pub_run,
 };

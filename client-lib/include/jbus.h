@@ -18,10 +18,12 @@
  * Beyond publish/subscribe and direct messages: requests to a named client
  * and serving them (jbus_request(), jbus_call(), jbus_conn_on_request()),
  * retained messages (JBUS_PUB_RETAIN), a last will (jbus_conn_new_will()),
- * and the broker's introspection (jbus_stats(), jbus_clients(),
- * jbus_monitor()). Presence events are ordinary messages on the topics
- * "$SYS/client/connected" and "$SYS/client/disconnected": subscribe to
- * them by name ('#' and '+' at the start of a pattern skip '$' topics).
+ * the broker's introspection (jbus_stats(), jbus_clients(),
+ * jbus_monitor()), and publishing without a connection through the
+ * broker's datagram socket (jbus_dgram_publish()). Presence events are
+ * ordinary messages on the topics "$SYS/client/connected" and
+ * "$SYS/client/disconnected": subscribe to them by name ('#' and '+' at
+ * the start of a pattern skip '$' topics).
  *
  * Errors: functions return 0 (or a count) on success and a negative value
  * on failure: a negative errno where one fits (-EINVAL, -ENOMEM, -ENOTCONN,
@@ -479,6 +481,56 @@ JBUS_EXPORT int jbus_clients(jbus_conn *c, int timeout_ms, char **frame);
  * -EINVAL, -ETIMEDOUT, -EBUSY, or the errors of jbus_ping().
  */
 JBUS_EXPORT int jbus_monitor(jbus_conn *c, jbus_msg_fn fn, void *userdata, int timeout_ms);
+
+/*
+ * section: datagram publishing
+ *
+ * A broker started with --dgram PATH also listens on a datagram socket,
+ * where a program publishes without a connection, as programs log to
+ * /dev/log: one call, one datagram, no handshake and no answer. For a
+ * shell, a cron job or a small program that publishes now and then and
+ * must never wait for the broker. What a connection offers and this does
+ * not: a name of one's own, errors from the broker, any other operation.
+ */
+
+/*
+ * The datagram socket path used when none is given ($JBUS_DGRAM_SOCKET,
+ * else $XDG_RUNTIME_DIR/jbus.dgram, else /tmp/jbus-<uid>.dgram; empty
+ * variables count as unset), written to buf. Return: 0, -EINVAL for a
+ * NULL buf, or -ENAMETOOLONG if it does not fit size.
+ */
+JBUS_EXPORT int jbus_default_dgram_path(char *buf, size_t size);
+
+/**
+ * jbus_dgram_publish() - publish one message in one datagram (never blocks).
+ * @path:  the broker's datagram socket, or NULL for the default (see
+ *         jbus_default_dgram_path())
+ * @topic: the topic (rules as for jbus_publish(), and UTF-8)
+ * @json:  the data, one JSON value (NULL: null), sent byte for byte
+ *         (line breaks become spaces, as with jbus_publish_text())
+ * @len:   length of json, -1 when NUL-terminated
+ * @flags: 0, or JBUS_PUB_RETAIN to make it the topic's retained value
+ *
+ * Checks the topic and the data, then sends the pub frame with one
+ * sendto() on a socket of its own, closed before it returns. The broker
+ * names the sender after the datagram's credentials: subscribers see
+ * "from":"dgram:<uid>:<pid>". Nobody answers: 0 means the kernel queued
+ * the datagram for the broker. A frame the broker refuses (one larger than
+ * its max_frame, for instance) is dropped and counted in its stats.
+ * Datagrams from one thread reach the broker in the order they were sent.
+ * No state is kept: any thread may call it at any time.
+ *
+ * Return: 0; -EINVAL (topic NULL, path "", unknown flags), -ENAMETOOLONG
+ * (path longer than 107 bytes), JBUS_E_BAD_TOPIC, JBUS_E_BAD_JSON (all
+ * found before anything is sent); -ENOENT or -ECONNREFUSED when no broker
+ * listens at the path, -EPROTOTYPE when the path is a stream socket (the
+ * broker's main one), -EACCES; -EAGAIN when the broker's receive queue is
+ * full (it holds net.unix.max_dgram_qlen datagrams; try again shortly);
+ * -EMSGSIZE when the frame is larger than one datagram can be (about twice
+ * net.core.wmem_max: 416 KiB on most systems); -ENOMEM.
+ */
+JBUS_EXPORT int jbus_dgram_publish(const char *path, const char *topic, const char *json,
+				   ssize_t len, unsigned flags);
 
 #ifdef __cplusplus
 }
