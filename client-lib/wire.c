@@ -175,6 +175,23 @@ static void put_id(struct wire_buf *b, struct wire_raw id)
 	wire_buf_put(b, id.p, id.len);
 }
 
+/* member is the literal ',"key":' text; the value is escaped here */
+static void put_str_member(struct wire_buf *b, const char *member, const char *s, size_t n)
+{
+	wire_buf_puts(b, member);
+	wire_buf_put_jstr(b, s, n);
+}
+
+/* ,"data":<raw>, null when absent: a delivered data member is never missing */
+static void put_data(struct wire_buf *b, struct wire_raw data)
+{
+	wire_buf_puts(b, ",\"data\":");
+	if (data.len)
+		wire_buf_put(b, data.p, data.len);
+	else
+		wire_buf_puts(b, "null");
+}
+
 void wire_build_ok(struct wire_buf *b, struct wire_raw id, const uint64_t *delivered)
 {
 	wire_buf_puts(b, "{\"op\":\"ok\"");
@@ -191,10 +208,8 @@ void wire_build_error(struct wire_buf *b, struct wire_raw id, const char *code, 
 {
 	wire_buf_puts(b, "{\"op\":\"error\"");
 	put_id(b, id);
-	wire_buf_puts(b, ",\"code\":");
-	wire_buf_put_jstr(b, code, strlen(code));
-	wire_buf_puts(b, ",\"message\":");
-	wire_buf_put_jstr(b, msg, strlen(msg));
+	put_str_member(b, ",\"code\":", code, strlen(code));
+	put_str_member(b, ",\"message\":", msg, strlen(msg));
 	if (extra) {
 		wire_buf_puts(b, ",");
 		wire_buf_puts(b, extra);
@@ -216,8 +231,7 @@ void wire_build_welcome(struct wire_buf *b, struct wire_raw id, const char *name
 	put_id(b, id);
 	wire_buf_puts(b, ",\"proto\":1,\"name\":");
 	wire_buf_put_jstr(b, name, name_len);
-	wire_buf_puts(b, ",\"broker\":");
-	wire_buf_put_jstr(b, broker, strlen(broker));
+	put_str_member(b, ",\"broker\":", broker, strlen(broker));
 	wire_buf_puts(b, ",\"max_frame\":");
 	wire_buf_put_u64(b, max_frame);
 	wire_buf_puts(b, "}\n");
@@ -255,20 +269,13 @@ static void build_msg(struct wire_buf *b, const char *topic, size_t topic_len, c
 		return;
 	wire_buf_put(b, head, sizeof(head) - 1);
 	if (topic) {
-		wire_buf_puts(b, ",\"topic\":");
-		wire_buf_put_jstr(b, topic, topic_len);
+		put_str_member(b, ",\"topic\":", topic, topic_len);
 	}
-	wire_buf_puts(b, ",\"from\":");
-	wire_buf_put_jstr(b, from, from_len);
+	put_str_member(b, ",\"from\":", from, from_len);
 	if (to) {
-		wire_buf_puts(b, ",\"to\":");
-		wire_buf_put_jstr(b, to, to_len);
+		put_str_member(b, ",\"to\":", to, to_len);
 	}
-	wire_buf_puts(b, ",\"data\":");
-	if (data.len)
-		wire_buf_put(b, data.p, data.len);
-	else
-		wire_buf_puts(b, "null");
+	put_data(b, data);
 	wire_buf_puts(b, end);
 }
 
@@ -276,8 +283,7 @@ void wire_build_hello(struct wire_buf *b, const char *name, size_t name_len, str
 {
 	wire_buf_puts(b, "{\"op\":\"hello\",\"proto\":1");
 	if (name) {
-		wire_buf_puts(b, ",\"name\":");
-		wire_buf_put_jstr(b, name, name_len);
+		put_str_member(b, ",\"name\":", name, name_len);
 	}
 	if (will.len) {
 		wire_buf_puts(b, ",\"will\":");
@@ -307,8 +313,7 @@ void wire_build_topic_op(struct wire_buf *b, const char *op, const char *topic, 
 	wire_buf_puts(b, op);
 	wire_buf_puts(b, "\"");
 	put_id(b, id);
-	wire_buf_puts(b, ",\"topic\":");
-	wire_buf_put_jstr(b, topic, topic_len);
+	put_str_member(b, ",\"topic\":", topic, topic_len);
 	wire_buf_puts(b, "}\n");
 }
 
@@ -366,11 +371,7 @@ void wire_build_req_in(struct wire_buf *b, const char *from, size_t from_len, ui
 	wire_buf_put_jstr(b, from, from_len);
 	wire_buf_puts(b, ",\"id\":");
 	wire_buf_put_u64(b, tid);
-	wire_buf_puts(b, ",\"data\":");
-	if (data.len)
-		wire_buf_put(b, data.p, data.len);
-	else
-		wire_buf_puts(b, "null");
+	put_data(b, data);
 	wire_buf_puts(b, "}\n");
 }
 
@@ -382,25 +383,20 @@ void wire_build_reply(struct wire_buf *b, struct wire_raw id, const char *from, 
 		return;
 	wire_buf_puts(b, "{\"op\":\"reply\"");
 	put_id(b, id);
-	if (from) {
-		wire_buf_puts(b, ",\"from\":");
-		wire_buf_put_jstr(b, from, from_len);
-	}
+	if (from)
+		put_str_member(b, ",\"from\":", from, from_len);
 	if (error_raw.len) {
 		wire_buf_puts(b, ",\"error\":");
 		wire_buf_put(b, error_raw.p, error_raw.len);
 	} else if (code) {
 		wire_buf_puts(b, ",\"error\":{\"code\":");
 		wire_buf_put_jstr(b, code, strlen(code));
-		wire_buf_puts(b, ",\"message\":");
-		wire_buf_put_jstr(b, message ? message : "", message ? strlen(message) : 0);
+		if (!message)
+			message = "";
+		put_str_member(b, ",\"message\":", message, strlen(message));
 		wire_buf_puts(b, "}");
 	} else {
-		wire_buf_puts(b, ",\"data\":");
-		if (data.len)
-			wire_buf_put(b, data.p, data.len);
-		else
-			wire_buf_puts(b, "null");
+		put_data(b, data);
 	}
 	wire_buf_puts(b, "}\n");
 }
