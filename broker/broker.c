@@ -27,6 +27,7 @@
 static void on_accept(struct watch *w, uint32_t events);
 static void on_signal(struct watch *w, uint32_t events);
 static void on_stop_timer(struct timer *t);
+static void on_accept_timer(struct timer *t);
 static void on_turn_end(void *userdata);
 
 /* Raise RLIMIT_NOFILE as far as allowed; warn if it cannot cover max_clients. */
@@ -89,6 +90,7 @@ int broker_new(struct broker **bp, const struct broker_config *cfg, char *err, s
 	list_init(&b->monitors);
 	registry_init(&b->registry);
 	timer_init(&b->stop_timer, on_stop_timer);
+	timer_init(&b->accept_timer, on_accept_timer);
 	b->scratch = malloc(BROKER_READ_CHUNK);
 	r = b->scratch ? router_init(&b->router) : -ENOMEM;
 	if (r < 0) {
@@ -195,10 +197,30 @@ static void accept_out_of_fds(struct broker *b)
 	if (fd >= 0)
 		refuse(b, fd, "limit_reached", "the broker is out of file descriptors");
 	b->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (loop_now(b->loop) - b->emfile_logged >= 1000 || !b->emfile_logged) {
-		b->emfile_logged = loop_now(b->loop) | 1;
+	/* stored plus one, so that 0 means never */
+	if (!b->emfile_logged || loop_now(b->loop) + 1 >= b->emfile_logged + 1000) {
+		b->emfile_logged = loop_now(b->loop) + 1;
 		log_warn("out of file descriptors; refusing connections clients=%u", b->nclients);
 	}
+}
+
+/* The reserve fd could not be had back: stop watching the listener for a
+ * while instead of waking up for a connection we cannot take. */
+static void pause_accepting(struct broker *b)
+{
+	loop_mod(b->loop, &b->listener.w, 0);
+	loop_timer_arm(b->loop, &b->accept_timer, 100);
+}
+
+static void on_accept_timer(struct timer *t)
+{
+	struct broker *b = container_of(t, struct broker, accept_timer);
+
+	if (b->stopping || b->listener.w.fd < 0)
+		return;
+	if (b->reserve_fd < 0)
+		b->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	loop_mod(b->loop, &b->listener.w, EPOLLIN);
 }
 
 static void on_accept(struct watch *w, uint32_t events)
@@ -212,8 +234,10 @@ static void on_accept(struct watch *w, uint32_t events)
 				continue;
 			if (errno == EMFILE || errno == ENFILE) {
 				accept_out_of_fds(b);
-				if (b->reserve_fd < 0)
+				if (b->reserve_fd < 0) {
+					pause_accepting(b);
 					return;
+				}
 				continue;
 			}
 			if (errno != EAGAIN)
@@ -256,7 +280,8 @@ void broker_stop(struct broker *b)
 	b->stopping = true;
 	loop_del(b->loop, &b->listener.w);
 	listener_close(&b->listener);
-	b->dgram = dgram_free(b->dgram);
+	/* closed, not freed: its event may still come later in this turn */
+	dgram_close(b->dgram);
 	list_for_each_entry_safe(c, tmp, &b->clients, link) {
 		if (c->state == CLIENT_HANDSHAKE || c->state == CLIENT_ACTIVE)
 			client_error(c, NULL, "shutting_down", "the broker is shutting down");

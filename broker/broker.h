@@ -90,6 +90,7 @@ struct broker {
 	uint64_t conn_seq;
 	bool stopping;
 	struct timer stop_timer;
+	struct timer accept_timer; /* re-enables accepting after running out of fds */
 	char *scratch;            /* BROKER_READ_CHUNK bytes, shared read buffer */
 	int reserve_fd;           /* released to accept-and-refuse on EMFILE */
 	uint64_t emfile_logged;   /* loop time of the last EMFILE warning */

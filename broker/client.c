@@ -198,6 +198,11 @@ static void release(struct client *c, enum client_end why)
 {
 	struct broker *b = c->b;
 
+	/* Once only: settling requests below sends frames, which can make this
+	 * very client a slow consumer and come back here. */
+	if (c->released)
+		return;
+	c->released = true;
 	if (c->state == CLIENT_ACTIVE) {
 		c->end = (uint8_t)(b->stopping ? END_SHUTDOWN : why);
 		if (c->end != END_SHUTDOWN)
@@ -247,9 +252,8 @@ void client_linger(struct client *c, bool restart_on_progress, enum client_end w
 		release(c, why);
 		c->state = CLIENT_CLOSING;
 		c->linger_progress = restart_on_progress;
-		free(c->in);
-		c->in = NULL;
-		c->in_len = c->in_cap = 0;
+		/* c->in stays: the frame being handled may point into it; client_read
+		 * drops it once handling stops */
 		loop_timer_arm(b->loop, &c->timer, BROKER_LINGER_MS);
 	}
 	/* the flush closes it once the queue is empty */
@@ -463,8 +467,13 @@ static void client_read(struct client *c)
 			return;
 		}
 	}
-	if (!handle_frames(c, buf, len, &cur))
+	if (!handle_frames(c, buf, len, &cur)) {
+		/* it stopped reading: no frame of it is in use any more */
+		free(c->in);
+		c->in = NULL;
+		c->in_len = c->in_cap = 0;
 		return;
+	}
 	if (keep_partial(c, buf, len, &cur) < 0)
 		client_close(c, "out of memory", END_ERROR);
 }

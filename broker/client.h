@@ -71,6 +71,7 @@ struct client {
 	uint8_t end;                 /* enum client_end, set when it leaves ACTIVE */
 	bool linger_progress;        /* linger deadline restarts on write progress */
 	bool monitor;
+	bool released;               /* name, requests and monitoring let go (client.c) */
 	bool http;                   /* the connection is an HTTP request (http.c) */
 	struct list_head mon_link;   /* b->monitors */
 	struct list_head end_link;   /* b->ending until its will and event are out */

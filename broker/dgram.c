@@ -76,13 +76,20 @@ int dgram_open(struct dgram **dp, struct broker *b, const char *path, mode_t mod
 	return 0;
 }
 
+void dgram_close(struct dgram *d)
+{
+	if (!d)
+		return;
+	if (d->ls.w.fd >= 0)
+		loop_del(d->b->loop, &d->ls.w);
+	listener_close(&d->ls);
+}
+
 struct dgram *dgram_free(struct dgram *d)
 {
 	if (!d)
 		return NULL;
-	if (d->ls.w.fd >= 0)
-		loop_del(d->b->loop, &d->ls.w);
-	listener_close(&d->ls);
+	dgram_close(d);
 	free(d->buf);
 	free(d);
 	return NULL;
@@ -132,8 +139,8 @@ static const char *publish_dgram(struct dgram *d, const struct ucred *cr, const 
 	data = wire_raw_of(&env.f[WF_DATA]);
 	if (retain->type == WIRE_T_TRUE &&
 	    retain_set(&b->retained, t, tn, from, (size_t)fn, data) == RETAIN_E_LIMIT)
-		log_warn("dgram pub not retained: retained bounds reached from=%s topic=%s", from,
-			 t);
+		log_warn("dgram pub not retained: retained bounds reached from=%s topic=%.*s", from,
+			 (int)tn, t);
 	if (publish_route(b, (struct origin){ from, (size_t)fn }, t, tn, data, "pub") < 0)
 		return "out of memory";
 	b->stats.msgs_routed++;

@@ -15,5 +15,11 @@ struct dgram;
 
 int dgram_open(struct dgram **dp, struct broker *b, const char *path, mode_t mode, char *err,
 	       size_t errlen);
-/* Closes the socket and removes its file (if still ours). NULL is fine. */
+/*
+ * Closes the socket and removes its file (if still ours); the object stays
+ * valid, since an event for it may still be pending in this loop turn.
+ * NULL is fine.
+ */
+void dgram_close(struct dgram *d);
+/* Closes (if needed) and frees. NULL is fine. */
 struct dgram *dgram_free(struct dgram *d);

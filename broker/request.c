@@ -128,6 +128,12 @@ void request_handle_req(struct client *c, const struct wire_env *env)
 		client_error(c, NULL, "bad_frame", "missing field 'id' (a req needs one)");
 		return;
 	}
+	/* the id is kept while the request is pending: bound what a client can pin */
+	if (id->len > REQUEST_ID_MAX) {
+		client_error(c, NULL, "bad_frame", "field 'id' of a req is longer than %d bytes",
+			     REQUEST_ID_MAX);
+		return;
+	}
 	if (to->type == WIRE_T_ABSENT || to->type != WIRE_T_STRING) {
 		client_error(c, id, "bad_frame", to->type == WIRE_T_ABSENT
 						 ? "missing field 'to'"
@@ -269,8 +275,15 @@ void request_client_gone(struct client *c)
 	struct broker *b = c->b;
 	struct request *r;
 
-	while ((r = first(&c->req.owed, true)))
-		request_fail(b, r, false);
+	while ((r = first(&c->req.owed, true))) {
+		if (r->requester == c) {
+			/* a request to itself: nobody is left to tell */
+			request_unlink(b, r);
+			free(r);
+		} else {
+			request_fail(b, r, false);
+		}
+	}
 	while ((r = first(&c->req.asked, false))) {
 		request_unlink(b, r);
 		free(r);

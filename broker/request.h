@@ -17,6 +17,8 @@
 struct broker;
 struct client;
 
+#define REQUEST_ID_MAX 256 /* bytes of a req's id as written (kept while pending) */
+
 /* Per-client state, embedded in struct client. */
 struct req_side {
 	struct htable owed;  /* requests this client must answer, by tid */
