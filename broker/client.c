@@ -230,8 +230,7 @@ void client_close(struct client *c, const char *log_why, enum client_end why)
 		return;
 	log_debug("disconnect conn=%llu client=%s pid=%d reason=%s",
 		  (unsigned long long)c->serial, client_label(c), (int)c->pid, log_why);
-	if (c->state != CLIENT_CLOSING)
-		release(c, why);
+	release(c, why); /* a no-op when lingering already released it */
 	loop_timer_cancel(&c->timer);
 	loop_del(b->loop, &c->w);
 	c->w.fd = safe_close(c->w.fd);
