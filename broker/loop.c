@@ -16,7 +16,9 @@ struct loop {
 	int epfd;
 	bool quit;
 	uint64_t now;
-	struct list_head timers;
+	struct timer **heap; /* min-heap by (deadline, order) */
+	uint32_t nheap, heap_cap;
+	uint64_t order;
 	loop_hook_fn hook;
 	void *hook_data;
 };
@@ -41,7 +43,6 @@ int loop_new(struct loop **lp)
 		free(l);
 		return r;
 	}
-	list_init(&l->timers);
 	l->now = mono_ms();
 	*lp = l;
 	return 0;
@@ -52,6 +53,9 @@ struct loop *loop_free(struct loop *l)
 	if (!l)
 		return NULL;
 	safe_close(l->epfd);
+	for (uint32_t i = 0; i < l->nheap; i++)
+		l->heap[i]->slot = 0;
+	free(l->heap);
 	free(l);
 	return NULL;
 }
@@ -87,26 +91,92 @@ void loop_del(struct loop *l, struct watch *w)
 
 void timer_init(struct timer *t, timer_fn fn)
 {
-	list_init(&t->link);
-	t->deadline = 0;
+	memset(t, 0, sizeof(*t));
 	t->fn = fn;
+}
+
+static bool before(const struct timer *a, const struct timer *b)
+{
+	return a->deadline < b->deadline || (a->deadline == b->deadline && a->order < b->order);
+}
+
+static void place(struct loop *l, struct timer *t, uint32_t i)
+{
+	l->heap[i] = t;
+	t->slot = i + 1;
+}
+
+static void sift_up(struct loop *l, uint32_t i)
+{
+	struct timer *t = l->heap[i];
+
+	while (i) {
+		uint32_t p = (i - 1) / 2;
+		if (!before(t, l->heap[p]))
+			break;
+		place(l, l->heap[p], i);
+		i = p;
+	}
+	place(l, t, i);
+}
+
+static void sift_down(struct loop *l, uint32_t i)
+{
+	struct timer *t = l->heap[i];
+
+	for (;;) {
+		uint32_t c = 2 * i + 1;
+		if (c >= l->nheap)
+			break;
+		if (c + 1 < l->nheap && before(l->heap[c + 1], l->heap[c]))
+			c++;
+		if (!before(l->heap[c], t))
+			break;
+		place(l, l->heap[c], i);
+		i = c;
+	}
+	place(l, t, i);
+}
+
+static void heap_remove(struct loop *l, struct timer *t)
+{
+	uint32_t i = t->slot - 1;
+	struct timer *last = l->heap[--l->nheap];
+
+	t->slot = 0;
+	t->loop = NULL;
+	if (last == t)
+		return;
+	place(l, last, i);
+	if (i && before(last, l->heap[(i - 1) / 2]))
+		sift_up(l, i);
+	else
+		sift_down(l, i);
 }
 
 void loop_timer_arm(struct loop *l, struct timer *t, uint64_t ms)
 {
-	struct list_head *pos;
-
-	list_del(&t->link);
+	if (t->slot)
+		heap_remove(t->loop, t);
+	if (l->nheap == l->heap_cap) {
+		uint32_t cap = l->heap_cap ? l->heap_cap * 2 : 64;
+		struct timer **h = realloc(l->heap, cap * sizeof(*h));
+		if (!h)
+			abort(); /* a timer that silently never fires is worse */
+		l->heap = h;
+		l->heap_cap = cap;
+	}
 	t->deadline = l->now + ms;
-	for (pos = l->timers.prev; pos != &l->timers; pos = pos->prev)
-		if (list_entry(pos, struct timer, link)->deadline <= t->deadline)
-			break;
-	list_add(&t->link, pos);
+	t->order = ++l->order;
+	t->loop = l;
+	l->heap[l->nheap++] = t;
+	sift_up(l, l->nheap - 1);
 }
 
 void loop_timer_cancel(struct timer *t)
 {
-	list_del(&t->link);
+	if (t->slot)
+		heap_remove(t->loop, t);
 }
 
 uint64_t loop_now(struct loop *l)
@@ -125,51 +195,56 @@ void loop_quit(struct loop *l)
 	l->quit = true;
 }
 
-static int next_timeout(struct loop *l)
+static int next_timeout(struct loop *l, int cap)
 {
-	struct timer *t;
+	uint64_t d;
 
-	if (list_empty(&l->timers))
-		return -1;
-	t = list_first_entry(&l->timers, struct timer, link);
-	if (t->deadline <= l->now)
+	if (!l->nheap)
+		return cap;
+	if (l->heap[0]->deadline <= l->now)
 		return 0;
 	/* +1: epoll rounds down, and waking early would just spin once more */
-	return (int)(t->deadline - l->now) + 1;
+	d = l->heap[0]->deadline - l->now + 1;
+	if (d > INT32_MAX)
+		d = INT32_MAX;
+	return cap >= 0 && (uint64_t)cap < d ? cap : (int)d;
 }
 
 static void run_timers(struct loop *l)
 {
-	while (!list_empty(&l->timers)) {
-		struct timer *t = list_first_entry(&l->timers, struct timer, link);
-		if (t->deadline > l->now)
-			break;
-		list_del(&t->link);
+	while (l->nheap && l->heap[0]->deadline <= l->now) {
+		struct timer *t = l->heap[0];
+		heap_remove(l, t);
 		t->fn(t);
 	}
 }
 
-int loop_run(struct loop *l)
+int loop_run_once(struct loop *l, int timeout_ms)
 {
 	struct epoll_event evs[LOOP_MAX_EVENTS];
+	int n = epoll_wait(l->epfd, evs, LOOP_MAX_EVENTS, next_timeout(l, timeout_ms));
 
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	l->now = mono_ms();
+	for (int i = 0; i < n; i++) {
+		struct watch *w = evs[i].data.ptr;
+		/* a watch removed earlier in this batch has fd -1 or no events */
+		if (w->fd >= 0 && w->events)
+			w->fn(w, evs[i].events);
+	}
+	run_timers(l);
+	if (l->hook)
+		l->hook(l->hook_data);
+	return 0;
+}
+
+int loop_run(struct loop *l)
+{
 	while (!l->quit) {
-		int n = epoll_wait(l->epfd, evs, LOOP_MAX_EVENTS, next_timeout(l));
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		l->now = mono_ms();
-		for (int i = 0; i < n; i++) {
-			struct watch *w = evs[i].data.ptr;
-			/* a watch removed earlier in this batch has fd -1 or no events */
-			if (w->fd >= 0 && w->events)
-				w->fn(w, evs[i].events);
-		}
-		run_timers(l);
-		if (l->hook)
-			l->hook(l->hook_data);
+		int r = loop_run_once(l, -1);
+		if (r < 0)
+			return r;
 	}
 	return 0;
 }

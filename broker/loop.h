@@ -3,9 +3,11 @@
  *
  * Owners embed a struct watch (fd, callback) and a struct timer in their
  * own objects and get back to themselves with container_of: the loop never
- * allocates per fd or per timer. Timers are kept in a list sorted by
- * deadline; insertion scans from the tail, which is O(1) for the fixed
- * durations the broker uses (handshake, linger), since those arm in order.
+ * allocates per fd or per timer (the timer heap's array grows to the most
+ * timers ever armed at once). Timers live in a binary min-heap ordered by
+ * deadline, then by arming order, so arming and cancelling are O(log n)
+ * whatever durations clients choose, and timers due together fire in the
+ * order they were armed.
  */
 #pragma once
 
@@ -29,8 +31,10 @@ struct watch {
 };
 
 struct timer {
-	struct list_head link; /* self-linked while not armed */
-	uint64_t deadline;     /* loop_now() time, ms */
+	uint64_t deadline; /* loop_now() time, ms */
+	uint64_t order;    /* arming sequence: ties fire first-armed first */
+	struct loop *loop; /* set while armed */
+	uint32_t slot;     /* heap index + 1; 0 while not armed */
 	timer_fn fn;
 };
 
@@ -45,10 +49,11 @@ void loop_del(struct loop *l, struct watch *w);
 void timer_init(struct timer *t, timer_fn fn);
 /* (Re)arm t to fire ms milliseconds from now. */
 void loop_timer_arm(struct loop *l, struct timer *t, uint64_t ms);
+/* Disarm t; a no-op if it is not armed. */
 void loop_timer_cancel(struct timer *t);
 static inline bool timer_armed(const struct timer *t)
 {
-	return list_linked(&t->link);
+	return t->slot != 0;
 }
 
 /* Monotonic milliseconds, cached per iteration. */
@@ -59,4 +64,11 @@ void loop_set_hook(struct loop *l, loop_hook_fn fn, void *userdata);
 
 /* Run until loop_quit(); returns 0 or a negative errno from epoll_wait. */
 int loop_run(struct loop *l);
+/*
+ * One iteration: wait at most timeout_ms (-1: until an event or the next
+ * timer; the next timer's deadline always bounds the wait), run what is
+ * ready and due, then the hook. For tests and fuzzers that drive the loop
+ * themselves. Returns 0 or a negative errno.
+ */
+int loop_run_once(struct loop *l, int timeout_ms);
 void loop_quit(struct loop *l);
