@@ -158,6 +158,7 @@ struct broker *broker_free(struct broker *b)
 	if (b->loop)
 		retain_fini(&b->retained);
 	free(b->mon_to);
+	free(b->over);
 	registry_fini(&b->registry);
 	loop_free(b->loop);
 	free(b->scratch);

@@ -64,6 +64,7 @@ struct broker_stats {
 	uint64_t dgram_bad;       /* malformed datagrams dropped */
 	uint64_t dgram_too_large; /* datagrams over max_frame dropped */
 	uint64_t http_requests;   /* HTTP requests answered */
+	uint64_t dropped;         /* messages lost by drop/latest subscriptions */
 };
 
 struct broker {
@@ -81,6 +82,8 @@ struct broker {
 	uint32_t nmonitors;
 	struct client **mon_to;   /* recipients of the publish being routed (monitors only) */
 	size_t mon_to_len, mon_to_cap;
+	struct client **over;     /* clients set aside by the publish being routed (publish.c) */
+	uint32_t over_cap;
 	uint64_t requests_pending;
 	struct retain_store retained;
 	struct dgram *dgram;      /* the datagram door, or NULL */

@@ -18,6 +18,7 @@
 #include "broker.h"
 #include "dispatch.h"
 #include "http.h"
+#include "lag.h"
 #include "log.h"
 #include "monitor.h"
 #include "router.h"
@@ -45,7 +46,8 @@ int client_new(struct broker *b, int fd)
 	c->w.fd = fd;
 	c->w.fn = client_on_event;
 	list_init(&c->dirty_link);
-	list_init(&c->subs);
+	router_owner_init(&c->subs);
+	list_init(&c->lagging);
 	list_init(&c->mon_link);
 	list_init(&c->end_link);
 	req_side_init(&c->req);
@@ -79,6 +81,7 @@ void client_free(struct client *c)
 {
 	if (!c)
 		return;
+	lag_client_gone(c);
 	router_unsubscribe_all(&c->b->router, &c->subs);
 	outq_clear(&c->out);
 	htable_fini(&c->req.owed);
@@ -119,8 +122,7 @@ bool client_queue(struct client *c, struct frame *f)
 	/* A single frame into an empty queue always fits, so a small limit
 	 * never makes delivery impossible. Closing clients only get what they
 	 * are owed plus their final error, so they are not limited. */
-	if (c->state != CLIENT_CLOSING && !outq_empty(&c->out) &&
-	    c->out.bytes + f->len > c->b->cfg.queue_limit) {
+	if (c->state != CLIENT_CLOSING && !client_fits(c, f->len, c->b->cfg.queue_limit)) {
 		slow_consumer(c);
 		return false;
 	}
@@ -128,6 +130,20 @@ bool client_queue(struct client *c, struct frame *f)
 		client_close(c, "out of memory", END_ERROR);
 		return false;
 	}
+	c->frames_out++;
+	mark_dirty(c);
+	return true;
+}
+
+bool client_queue_owed(struct client *c, struct frame *f)
+{
+	if (!f || c->state == CLIENT_DEAD || outq_push(&c->out, f) < 0) {
+		if (f)
+			frame_unref(f);
+		client_close(c, "out of memory", END_ERROR);
+		return false;
+	}
+	frame_unref(f);
 	c->frames_out++;
 	mark_dirty(c);
 	return true;
@@ -209,6 +225,7 @@ static void release(struct client *c, enum client_end why)
 			list_add_tail(&c->end_link, &b->ending);
 	}
 	registry_remove(&b->registry, &c->name);
+	lag_client_gone(c);
 	request_client_gone(c);
 	monitor_client_gone(c);
 }
@@ -306,6 +323,16 @@ void client_flush(struct client *c)
 		return;
 	r = outq_write(&c->out, c->w.fd, BROKER_WRITE_CHUNK, &written);
 	b->stats.bytes_out += written;
+	if (r >= 0 && c->behind && c->state == CLIENT_ACTIVE &&
+	    c->out.bytes <= b->cfg.queue_limit / 2) {
+		size_t more = 0;
+		lag_catch_up(c);
+		if (c->state == CLIENT_DEAD)
+			return;
+		r = outq_write(&c->out, c->w.fd, BROKER_WRITE_CHUNK, &more);
+		b->stats.bytes_out += more;
+		written += more;
+	}
 	if (r < 0) {
 		drain_departed(c);
 		client_close(c, "write error", END_CLOSED);

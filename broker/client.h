@@ -20,6 +20,7 @@
 #include "outq.h"
 #include "registry.h"
 #include "request.h"
+#include "router.h"
 #include "wire.h"
 
 struct broker;
@@ -56,7 +57,17 @@ struct client {
 	struct list_head link;       /* b->clients, then b->dead */
 	struct list_head dirty_link; /* b->dirty while output waits for this turn's flush */
 	struct name_entry name;
-	struct list_head subs;       /* struct sub, owner_link */
+	struct router_owner subs;    /* struct sub, owner_link */
+	/* on_full drop/latest (lag.c) */
+	struct list_head lagging;    /* struct sub_lag: subscriptions that lost or kept messages */
+	uint32_t nlossy;             /* subscriptions with on_full drop or latest */
+	bool behind;                 /* lossy subscriptions are not queued until it drains */
+	bool over;                   /* in b->over for the publish being routed */
+	struct sub *over_sub;        /* the strictest matching subscription of that publish */
+	uint64_t behind_since;       /* loop time the episode began */
+	uint64_t episode_dropped;
+	uint64_t dropped;            /* messages lost to drop/latest, in all */
+	size_t held_bytes;           /* bytes of messages kept by latest subscriptions */
 	struct outq out;
 	struct timer timer;          /* handshake deadline, then linger bound */
 	char *in;                    /* partial frame carried between reads, or NULL */
@@ -98,6 +109,12 @@ void client_error_extra(struct client *c, const struct wire_value *id, const cha
 			const char *extra, const char *fmt, ...) _printf_(5, 6);
 /* Queues a frame built by the caller into b (FRAME_HEADROOM); true if queued. */
 bool client_queue_buf(struct client *c, struct wire_buf *b);
+/*
+ * Queues f (may be NULL: out of memory), taking over the caller's reference,
+ * without the queue limit: for what was accepted earlier and is owed now.
+ * Returns false if the client was closed instead.
+ */
+bool client_queue_owed(struct client *c, struct frame *f);
 
 /* Stop reading, release the name, stop deliveries, flush then close. */
 void client_linger(struct client *c, bool restart_on_progress, enum client_end why);
@@ -112,4 +129,10 @@ void client_flush(struct client *c);
 static inline bool client_active(const struct client *c)
 {
 	return c->state == CLIENT_ACTIVE;
+}
+
+/* Whether a frame of len bytes fits the queue limit (one into an empty queue always does). */
+static inline bool client_fits(const struct client *c, size_t len, size_t limit)
+{
+	return outq_empty(&c->out) || c->out.bytes + len <= limit;
 }

@@ -16,6 +16,7 @@
 #include "broker.h"
 #include "client.h"
 #include "introspect.h"
+#include "lag.h"
 #include "log.h"
 #include "monitor.h"
 #include "publish.h"
@@ -131,35 +132,92 @@ static void do_pub(struct client *c, const struct wire_env *env)
 		dispatch_ok(c, id, &(uint64_t){ (uint64_t)delivered });
 }
 
-static void do_sub(struct client *c, const struct wire_env *env, bool sub)
+/* The pattern of a sub or unsub: 0, or -1 after sending the error. */
+static int pattern_field(struct client *c, const struct wire_env *env, char *tbuf,
+			 const char **t, size_t *tn)
+{
+	const char *why;
+
+	if (string_field(c, env, WF_TOPIC, tbuf, TOPIC_MAX, t, tn, "bad_topic") < 0)
+		return -1;
+	why = topic_check_pattern(*t, *tn);
+	if (why) {
+		client_error(c, &env->f[WF_ID], "bad_topic", "%s", why);
+		return -1;
+	}
+	return 0;
+}
+
+/* on_full of a sub: absent is disconnect; -1 after sending the error. */
+static int on_full_field(struct client *c, const struct wire_env *env)
+{
+	const struct wire_value *v = &env->f[WF_ON_FULL];
+
+	if (v->type == WIRE_T_ABSENT || wire_value_is(v, "disconnect"))
+		return SUB_DISCONNECT;
+	if (wire_value_is(v, "drop"))
+		return SUB_DROP;
+	if (wire_value_is(v, "latest"))
+		return SUB_LATEST;
+	client_error(c, &env->f[WF_ID], "bad_frame",
+		     "field 'on_full' must be \"disconnect\", \"drop\" or \"latest\"");
+	return -1;
+}
+
+static void set_on_full(struct client *c, struct sub *s, int on_full)
+{
+	c->nlossy -= s->on_full != SUB_DISCONNECT;
+	s->on_full = (uint8_t)on_full;
+	c->nlossy += s->on_full != SUB_DISCONNECT;
+}
+
+static void do_sub(struct client *c, const struct wire_env *env)
 {
 	struct broker *b = c->b;
 	const struct wire_value *id = &env->f[WF_ID];
 	char tbuf[TOPIC_MAX];
-	const char *t, *why;
+	const char *t;
+	struct sub *s;
 	size_t tn;
-	int r;
+	int r, on_full;
 
-	if (string_field(c, env, WF_TOPIC, tbuf, sizeof(tbuf), &t, &tn, "bad_topic") < 0)
+	if (pattern_field(c, env, tbuf, &t, &tn) < 0)
 		return;
-	why = topic_check_pattern(t, tn);
-	if (why) {
-		client_error(c, id, "bad_topic", "%s", why);
+	on_full = on_full_field(c, env);
+	if (on_full < 0)
 		return;
-	}
-	if (sub)
-		r = router_subscribe(&b->router, &c->subs, c, t, tn);
-	else
-		r = router_unsubscribe(&b->router, &c->subs, t, tn);
+	r = router_subscribe(&b->router, &c->subs, c, t, tn, &s);
 	if (r < 0) {
 		client_close(c, "out of memory", END_ERROR);
 		return;
 	}
-	/* subscriptions are a set: repeating a sub or unsub is not an error */
+	/* subscriptions are a set: repeating a sub is not an error; it sets on_full */
+	set_on_full(c, s, on_full);
 	dispatch_ok(c, id, NULL);
 	/* a new pattern learns the current state right after its ok */
-	if (sub && r == 0)
+	if (r == 0)
 		b->stats.deliveries += retain_replay(&b->retained, c, t, tn);
+}
+
+static void do_unsub(struct client *c, const struct wire_env *env)
+{
+	const struct wire_value *id = &env->f[WF_ID];
+	char tbuf[TOPIC_MAX];
+	const char *t;
+	struct sub *s;
+	size_t tn;
+
+	if (pattern_field(c, env, tbuf, &t, &tn) < 0)
+		return;
+	s = router_find(&c->b->router, &c->subs, t, tn);
+	if (s) {
+		/* what it lost or kept goes with it: no dropped notice follows */
+		lag_sub_gone(c, s);
+		set_on_full(c, s, SUB_DISCONNECT);
+		router_remove(&c->b->router, &c->subs, s);
+	}
+	/* unsubscribing what is not subscribed is not an error either */
+	dispatch_ok(c, id, NULL);
 }
 
 static void do_send(struct client *c, const struct wire_env *env)
@@ -262,9 +320,9 @@ void dispatch_frame(struct client *c, const char *p, size_t n)
 	if (wire_value_is(op, "pub"))
 		do_pub(c, &env);
 	else if (wire_value_is(op, "sub"))
-		do_sub(c, &env, true);
+		do_sub(c, &env);
 	else if (wire_value_is(op, "unsub"))
-		do_sub(c, &env, false);
+		do_unsub(c, &env);
 	else if (wire_value_is(op, "send"))
 		do_send(c, &env);
 	else if (wire_value_is(op, "req"))

@@ -59,6 +59,7 @@ void introspect_build_stats(struct broker *b, struct wire_buf *wb, const struct 
 	put_field(wb, "dgram_in", s->dgram_in);
 	put_field(wb, "dgram_dropped", s->dgram_bad + s->dgram_too_large);
 	put_field(wb, "http_requests", s->http_requests);
+	put_field(wb, "dropped", s->dropped);
 	wire_buf_puts(wb, "}\n");
 }
 
@@ -85,7 +86,7 @@ static void put_client(struct wire_buf *wb, const struct client *x, bool first)
 	wire_buf_puts(wb, ids);
 	put_field(wb, "since_ms", x->since_ms);
 	wire_buf_puts(wb, ",\"subs\":[");
-	list_for_each_entry(s, &x->subs, owner_link) {
+	list_for_each_entry(s, &x->subs.subs, owner_link) {
 		size_t n = router_sub_pattern(s, pattern, sizeof(pattern));
 		if (!f)
 			wire_buf_puts(wb, ",");
@@ -96,6 +97,8 @@ static void put_client(struct wire_buf *wb, const struct client *x, bool first)
 	put_field(wb, "queued_bytes", x->out.bytes);
 	put_field(wb, "frames_in", x->frames_in);
 	put_field(wb, "frames_out", x->frames_out);
+	put_field(wb, "dropped", x->dropped);
+	wire_buf_puts(wb, x->behind ? ",\"behind\":true" : ",\"behind\":false");
 	wire_buf_puts(wb, x->monitor ? ",\"monitor\":true}" : ",\"monitor\":false}");
 }
 

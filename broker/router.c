@@ -18,6 +18,7 @@ struct tnode {
 	struct htable children;
 	struct tnode *plus, *hash;
 	struct list_head subs;
+	uint32_t nsubs;
 	size_t len;
 	char level[];
 };
@@ -131,65 +132,82 @@ static struct tnode *walk(struct router *r, const char *p, size_t n, bool create
 	return t;
 }
 
-static struct sub *find_sub(struct list_head *owner_subs, const struct tnode *t)
+/* The owner's subscription at node t: scans the shorter of the two lists. */
+static struct sub *find_sub(struct router_owner *o, void *owner, const struct tnode *t)
 {
 	struct sub *s;
 
-	list_for_each_entry(s, owner_subs, owner_link)
-		if (s->node == t)
-			return s;
+	if (o->count <= t->nsubs) {
+		list_for_each_entry(s, &o->subs, owner_link)
+			if (s->node == t)
+				return s;
+	} else {
+		list_for_each_entry(s, &t->subs, node_link)
+			if (s->owner == owner)
+				return s;
+	}
 	return NULL;
 }
 
-int router_subscribe(struct router *r, struct list_head *owner_subs, void *owner, const char *pat,
-		     size_t n)
+int router_subscribe(struct router *r, struct router_owner *o, void *owner, const char *pat,
+		     size_t n, struct sub **sp)
 {
 	struct tnode *t = walk(r, pat, n, true);
 	struct sub *s;
 
 	if (!t)
 		return -ENOMEM;
-	if (find_sub(owner_subs, t))
+	s = find_sub(o, owner, t);
+	if (s) {
+		if (sp)
+			*sp = s;
 		return ROUTER_E_EXISTS;
-	s = malloc(sizeof(*s));
+	}
+	s = calloc(1, sizeof(*s));
 	if (!s) {
 		prune(r, t);
 		return -ENOMEM;
 	}
 	s->node = t;
 	s->owner = owner;
+	s->serial = ++r->serial;
 	list_add_tail(&s->node_link, &t->subs);
-	list_add_tail(&s->owner_link, owner_subs);
+	list_add_tail(&s->owner_link, &o->subs);
+	t->nsubs++;
+	o->count++;
 	r->nsubs++;
+	if (sp)
+		*sp = s;
 	return 0;
 }
 
-static void sub_free(struct router *r, struct sub *s)
+struct sub *router_find(struct router *r, struct router_owner *o, const char *pat, size_t n)
+{
+	struct tnode *t = walk(r, pat, n, false);
+
+	/* the owner pointer is only compared: any owner of o's subs will do */
+	if (!t || !o->count)
+		return NULL;
+	return find_sub(o, list_first_entry(&o->subs, struct sub, owner_link)->owner, t);
+}
+
+void router_remove(struct router *r, struct router_owner *o, struct sub *s)
 {
 	struct tnode *t = s->node;
 
 	list_del(&s->node_link);
 	list_del(&s->owner_link);
 	free(s);
+	t->nsubs--;
+	o->count--;
 	r->nsubs--;
 	prune(r, t);
 }
 
-int router_unsubscribe(struct router *r, struct list_head *owner_subs, const char *pat, size_t n)
+void router_unsubscribe_all(struct router *r, struct router_owner *o)
 {
-	struct tnode *t = walk(r, pat, n, false);
-	struct sub *s = t ? find_sub(owner_subs, t) : NULL;
-
-	if (!s)
-		return ROUTER_E_NOT_FOUND;
-	sub_free(r, s);
-	return 0;
-}
-
-void router_unsubscribe_all(struct router *r, struct list_head *owner_subs)
-{
-	while (!list_empty(owner_subs))
-		sub_free(r, list_first_entry(owner_subs, struct sub, owner_link));
+	while (!list_empty(&o->subs))
+		router_remove(r, o, list_first_entry(&o->subs, struct sub, owner_link));
 }
 
 size_t router_sub_pattern(const struct sub *s, char *buf, size_t cap)
@@ -217,7 +235,7 @@ static void emit(const struct tnode *t, router_match_fn fn, void *ud)
 	struct sub *s;
 
 	list_for_each_entry(s, &t->subs, node_link)
-		fn(s->owner, ud);
+		fn(s, ud);
 }
 
 /* pos: start of the current level in t; pos > n once all levels are used. */

@@ -286,6 +286,8 @@ static const char *const field_names[WF__COUNT] = {
 	[WF_TIMEOUT_MS] = "timeout_ms",
 	[WF_KIND] = "kind",
 	[WF_CLIENTS] = "clients",
+	[WF_ON_FULL] = "on_full",
+	[WF_COUNT] = "count",
 };
 
 const char *wire_field_name(enum wire_field f)

@@ -317,6 +317,14 @@ void wire_build_topic_op(struct wire_buf *b, const char *op, const char *topic, 
 	wire_buf_puts(b, "}\n");
 }
 
+void wire_build_dropped(struct wire_buf *b, const char *pattern, size_t len, uint64_t count)
+{
+	put_str_member(b, "{\"op\":\"dropped\",\"topic\":", pattern, len);
+	wire_buf_puts(b, ",\"count\":");
+	wire_buf_put_u64(b, count);
+	wire_buf_puts(b, "}\n");
+}
+
 /* pub, send and req differ in the op, the name of their target member and
  * one optional trailing member (extra: raw text such as ',"retain":true') */
 static void build_data_op(struct wire_buf *b, const char *head, const char *key, const char *s,

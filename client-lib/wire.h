@@ -100,6 +100,8 @@ enum wire_field {
 	WF_TIMEOUT_MS,
 	WF_KIND,
 	WF_CLIENTS,
+	WF_ON_FULL,
+	WF_COUNT,
 	WF__COUNT
 };
 
@@ -223,6 +225,8 @@ void wire_build_hello(struct wire_buf *b, const char *name, size_t name_len, str
 void wire_build_will(struct wire_buf *b, const char *topic, size_t topic_len, struct wire_raw data,
 		     bool retain);
 /* op is "sub" or "unsub". */
+/* {"op":"dropped","topic":<pattern>,"count":N}: what a drop/latest subscription missed. */
+void wire_build_dropped(struct wire_buf *b, const char *pattern, size_t len, uint64_t count);
 void wire_build_topic_op(struct wire_buf *b, const char *op, const char *topic, size_t topic_len,
 			 struct wire_raw id);
 void wire_build_pub(struct wire_buf *b, const char *topic, size_t topic_len, struct wire_raw data,

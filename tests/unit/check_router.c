@@ -14,10 +14,11 @@
 #include "topic.h"
 
 #define NOWN 6
+#define ROUTER_E_NOT_FOUND 2 /* unsub_n: the owner has no such pattern */
 
 struct owner {
 	int id;
-	struct list_head subs;
+	struct router_owner subs;
 };
 
 /* Fixture-owned, so teardown frees the tree even after a failed assertion. */
@@ -29,7 +30,7 @@ static void setup(void)
 	ck_assert_int_eq(router_init(&R), 0);
 	for (int i = 0; i < NOWN; i++) {
 		own[i].id = i;
-		list_init(&own[i].subs);
+		router_owner_init(&own[i].subs);
 	}
 }
 
@@ -41,12 +42,23 @@ static void teardown(void)
 static int sub(int o, const char *pat)
 {
 	ck_assert_msg(!topic_check_pattern(pat, strlen(pat)), "test bug: pattern '%s'", pat);
-	return router_subscribe(&R, &own[o].subs, &own[o], pat, strlen(pat));
+	return router_subscribe(&R, &own[o].subs, &own[o], pat, strlen(pat), NULL);
+}
+
+/* Unsubscribe: 0, or ROUTER_E_NOT_FOUND when o has no such subscription. */
+static int unsub_n(int o, const char *pat, size_t n)
+{
+	struct sub *s = router_find(&R, &own[o].subs, pat, n);
+
+	if (!s)
+		return ROUTER_E_NOT_FOUND;
+	router_remove(&R, &own[o].subs, s);
+	return 0;
 }
 
 static int unsub(int o, const char *pat)
 {
-	return router_unsubscribe(&R, &own[o].subs, pat, strlen(pat));
+	return unsub_n(o, pat, strlen(pat));
 }
 
 struct hits {
@@ -54,8 +66,9 @@ struct hits {
 	int total;
 };
 
-static void on_match(void *owner, void *ud)
+static void on_match(struct sub *s, void *ud)
 {
+	void *owner = s->owner;
 	struct hits *h = ud;
 	struct owner *o = owner;
 
@@ -405,7 +418,7 @@ static void model_sub(void)
 	size_t n = gen_pattern(p, sizeof(p));
 	int o = (int)rnd(NOWN);
 	bool exists = model_find(o, p, n) != NULL;
-	int r = router_subscribe(&R, &own[o].subs, &own[o], p, n);
+	int r = router_subscribe(&R, &own[o].subs, &own[o], p, n, NULL);
 
 	ck_assert_msg(r == (exists ? ROUTER_E_EXISTS : 0), "sub %d '%s': %d", o, p, r);
 	if (exists)
@@ -513,8 +526,7 @@ START_TEST(test_router_differential)
 	for (size_t i = 0; i < nmodel; i++) {
 		if (!model[i].live || rnd(2))
 			continue;
-		ck_assert_int_eq(router_unsubscribe(&R, &own[model[i].owner].subs, model[i].pat,
-						    model[i].len),
+		ck_assert_int_eq(unsub_n(model[i].owner, model[i].pat, model[i].len),
 				 0);
 		model[i].live = false;
 	}
@@ -525,7 +537,7 @@ START_TEST(test_router_differential)
 		int want = model_find(o, p, n) ? 0 : ROUTER_E_NOT_FOUND;
 
 		if (want)
-			ck_assert_int_eq(router_unsubscribe(&R, &own[o].subs, p, n), want);
+			ck_assert_int_eq(unsub_n(o, p, n), want);
 	}
 	check_against_model(1000);
 
@@ -548,8 +560,7 @@ START_TEST(test_router_differential)
 	for (size_t i = nmodel; i-- > 0;) {
 		if (!model[i].live)
 			continue;
-		ck_assert_int_eq(router_unsubscribe(&R, &own[model[i].owner].subs, model[i].pat,
-						    model[i].len),
+		ck_assert_int_eq(unsub_n(model[i].owner, model[i].pat, model[i].len),
 				 0);
 		model[i].live = false;
 	}

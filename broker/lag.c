@@ -1,0 +1,195 @@
+/* Lossy subscriptions while a client is behind (see lag.h). */
+#include "lag.h"
+
+#include <string.h>
+
+#include "broker.h"
+#include "client.h"
+#include "htable.h"
+#include "log.h"
+#include "outq.h"
+#include "router.h"
+#include "topic.h"
+
+/* A kept message: the newest of its topic for one latest subscription. */
+struct held {
+	struct hnode hn;       /* in sub_lag.held, keyed by topic */
+	struct list_head link; /* sub_lag.order: in order of first keeping */
+	struct frame *f;
+	size_t len;
+	char topic[];
+};
+
+struct sub_lag {
+	struct list_head link; /* c->lagging, in order of first loss */
+	struct sub *sub;
+	uint64_t dropped;      /* lost since the last notice */
+	struct htable held;
+	struct list_head order;
+};
+
+static void held_key(const struct hnode *n, const char **k, size_t *len)
+{
+	const struct held *h = container_of(n, struct held, hn);
+	*k = h->topic;
+	*len = h->len;
+}
+
+static struct sub_lag *lag_of(struct client *c, struct sub *s)
+{
+	struct sub_lag *l = s->lag;
+
+	if (l)
+		return l;
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return NULL;
+	l->sub = s;
+	htable_init(&l->held, held_key);
+	list_init(&l->order);
+	list_add_tail(&l->link, &c->lagging);
+	s->lag = l;
+	return l;
+}
+
+static void lag_free(struct client *c, struct sub_lag *l)
+{
+	struct held *h, *tmp;
+
+	list_for_each_entry_safe(h, tmp, &l->order, link) {
+		c->held_bytes -= h->f->len;
+		frame_unref(h->f);
+		free(h);
+	}
+	htable_fini(&l->held);
+	list_del(&l->link);
+	l->sub->lag = NULL;
+	free(l);
+}
+
+static void count_loss(struct client *c, struct sub_lag *l)
+{
+	l->dropped++;
+	c->dropped++;
+	c->episode_dropped++;
+	c->b->stats.dropped++;
+}
+
+static void begin_episode(struct client *c)
+{
+	if (c->behind)
+		return;
+	c->behind = true;
+	c->behind_since = loop_now(c->b->loop);
+	c->episode_dropped = 0;
+}
+
+/* Once per episode, when it ends: who, how many, for how long. */
+static void log_episode(struct client *c, const char *how)
+{
+	log_warn("behind client=%s pid=%d uid=%u dropped=%llu ms=%llu end=%s", c->name.name,
+		 (int)c->pid, (unsigned)c->uid, (unsigned long long)c->episode_dropped,
+		 (unsigned long long)(loop_now(c->b->loop) - c->behind_since), how);
+}
+
+bool lag_overflow(struct client *c, struct sub *gov, const char *topic, size_t topic_len,
+		  struct frame *f)
+{
+	struct sub_lag *l;
+	struct held *h;
+	struct hnode *hn;
+	uint32_t hash;
+
+	begin_episode(c);
+	l = lag_of(c, gov);
+	if (!l) {
+		/* no memory to remember the loss: the client must not miss it silently */
+		client_close(c, "out of memory", END_ERROR);
+		return false;
+	}
+	if (gov->on_full == SUB_DROP) {
+		count_loss(c, l);
+		return false;
+	}
+	hash = htable_hash(topic, topic_len);
+	hn = htable_find(&l->held, topic, topic_len, hash);
+	if (hn) {
+		h = container_of(hn, struct held, hn);
+		/* the kept one is superseded: that one is what the client loses */
+		count_loss(c, l);
+		c->held_bytes = c->held_bytes - h->f->len + f->len;
+		frame_unref(h->f);
+		h->f = frame_ref(f);
+		return true;
+	}
+	/* kept messages are bounded too: half the queue limit per client */
+	if (c->held_bytes + f->len > c->b->cfg.queue_limit / 2 ||
+	    !(h = malloc(sizeof(*h) + topic_len))) {
+		count_loss(c, l);
+		return false;
+	}
+	memcpy(h->topic, topic, topic_len);
+	h->len = topic_len;
+	if (htable_insert(&l->held, &h->hn, hash) < 0) {
+		free(h);
+		count_loss(c, l);
+		return false;
+	}
+	h->f = frame_ref(f);
+	list_add_tail(&h->link, &l->order);
+	c->held_bytes += f->len;
+	return true;
+}
+
+void lag_catch_up(struct client *c)
+{
+	struct broker *b = c->b;
+	struct sub_lag *l;
+	struct held *h;
+	char pat[TOPIC_MAX];
+	struct wire_buf wb;
+
+	if (c->episode_dropped)
+		log_episode(c, "caught_up");
+	c->behind = false;
+	while (!list_empty(&c->lagging) && c->state == CLIENT_ACTIVE) {
+		l = list_first_entry(&c->lagging, struct sub_lag, link);
+		if (l->dropped) {
+			size_t n = router_sub_pattern(l->sub, pat, sizeof(pat));
+			wire_buf_init(&wb, FRAME_HEADROOM);
+			wire_build_dropped(&wb, pat, n, l->dropped);
+			l->dropped = 0;
+			/* owed, like the messages already accepted for it: not limited */
+			if (!client_queue_owed(c, frame_from_buf(&wb)))
+				return;
+		}
+		while (!list_empty(&l->order)) {
+			h = list_first_entry(&l->order, struct held, link);
+			list_del(&h->link);
+			htable_remove(&l->held, &h->hn);
+			c->held_bytes -= h->f->len;
+			if (!client_queue_owed(c, h->f)) {
+				free(h);
+				return;
+			}
+			b->stats.deliveries++;
+			free(h);
+		}
+		lag_free(c, l);
+	}
+}
+
+void lag_sub_gone(struct client *c, struct sub *s)
+{
+	if (s->lag)
+		lag_free(c, s->lag);
+}
+
+void lag_client_gone(struct client *c)
+{
+	if (c->behind && c->episode_dropped)
+		log_episode(c, "disconnected");
+	c->behind = false;
+	while (!list_empty(&c->lagging))
+		lag_free(c, list_first_entry(&c->lagging, struct sub_lag, link));
+}
