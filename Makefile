@@ -113,7 +113,7 @@ $(BUILD)/obj/client-lib/%.o: client-lib/%.c
 $(BUILD)/obj/broker/%.o: broker/%.c
 	@mkdir -p $(@D)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(CFLAGS_ALL) -c -o $@ $<
+	$(Q)$(CC) $(CFLAGS_ALL) $(JSONC_CFLAGS) -c -o $@ $<
 
 $(BUILD)/obj/tools/%.o: tools/%.c
 	@mkdir -p $(@D)
@@ -151,7 +151,7 @@ $(LIB_A): $(LIB_OBJ)
 
 $(BUILD)/jbusd: $(BUILD)/obj/broker/main.o $(BROKER_LIB)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ -lm
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(JSONC_LIBS) -lm
 
 $(BUILD)/jbus: $(TOOLS_OBJ) $(LIB_A)
 	@echo "  LD      $@"

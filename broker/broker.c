@@ -4,6 +4,8 @@
  */
 #include "broker.h"
 
+#include "access.h"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,6 +16,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "access.h"
 #include "client.h"
 #include "dgram.h"
 #include "log.h"
@@ -59,6 +62,7 @@ static int setup_signals(struct broker *b)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
 		return -errno;
 	fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -67,6 +71,20 @@ static int setup_signals(struct broker *b)
 	b->sig.fd = fd;
 	b->sig.fn = on_signal;
 	return loop_add(b->loop, &b->sig, EPOLLIN);
+}
+
+/* -g: the socket file's group; the mode decides what the group may do. */
+static int set_group(const char *path, gid_t gid, char *err, size_t errlen)
+{
+	if (gid == (gid_t)-1)
+		return 0;
+	if (chown(path, (uid_t)-1, gid) < 0) {
+		int r = -errno;
+		snprintf(err, errlen, "cannot set the group of %s to %u: %s", path,
+			 (unsigned)gid, strerror(errno));
+		return r;
+	}
+	return 0;
 }
 
 int broker_new(struct broker **bp, const struct broker_config *cfg, char *err, size_t errlen)
@@ -89,6 +107,7 @@ int broker_new(struct broker **bp, const struct broker_config *cfg, char *err, s
 	list_init(&b->ending);
 	list_init(&b->monitors);
 	registry_init(&b->registry);
+	accounts_init(&b->accounts);
 	timer_init(&b->stop_timer, on_stop_timer);
 	timer_init(&b->accept_timer, on_accept_timer);
 	b->scratch = malloc(BROKER_READ_CHUNK);
@@ -109,6 +128,9 @@ int broker_new(struct broker **bp, const struct broker_config *cfg, char *err, s
 	r = retain_load(&b->retained, err, errlen);
 	if (r < 0)
 		goto fail;
+	r = access_init(b, err, errlen);
+	if (r < 0)
+		goto fail;
 	raise_fd_limit(cfg->max_clients);
 	r = setup_signals(b);
 	if (r < 0) {
@@ -116,6 +138,9 @@ int broker_new(struct broker **bp, const struct broker_config *cfg, char *err, s
 		goto fail;
 	}
 	r = listener_open(&b->listener, cfg->socket_path, cfg->mode, SOCK_STREAM, err, errlen);
+	if (r < 0)
+		goto fail;
+	r = set_group(cfg->socket_path, cfg->socket_group, err, errlen);
 	if (r < 0)
 		goto fail;
 	b->listener.w.fn = on_accept;
@@ -126,6 +151,8 @@ int broker_new(struct broker **bp, const struct broker_config *cfg, char *err, s
 	}
 	if (cfg->dgram_path) {
 		r = dgram_open(&b->dgram, b, cfg->dgram_path, cfg->mode, err, errlen);
+		if (r >= 0)
+			r = set_group(cfg->dgram_path, cfg->socket_group, err, errlen);
 		if (r < 0)
 			goto fail;
 	}
@@ -160,6 +187,8 @@ struct broker *broker_free(struct broker *b)
 	free(b->mon_to);
 	free(b->over);
 	registry_fini(&b->registry);
+	accounts_fini(&b->accounts);
+	access_fini(b);
 	loop_free(b->loop);
 	free(b->scratch);
 	free(b);
@@ -224,6 +253,23 @@ static void on_accept_timer(struct timer *t)
 	loop_mod(b->loop, &b->listener.w, EPOLLIN);
 }
 
+/* --max-clients-per-uid: refuses fd (true) if its uid has as many connections already. */
+static bool over_uid_limit(struct broker *b, int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	char msg[128];
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
+	    accounts_clients(&b->accounts, cred.uid) < b->cfg.max_clients_per_uid)
+		return false;
+	snprintf(msg, sizeof(msg), "uid %u has reached max_clients_per_uid (%u)",
+		 (unsigned)cred.uid, b->cfg.max_clients_per_uid);
+	b->stats.limit_reached++;
+	refuse(b, fd, "limit_reached", msg);
+	return true;
+}
+
 static void on_accept(struct watch *w, uint32_t events)
 {
 	struct broker *b = container_of(w, struct broker, listener.w);
@@ -249,9 +295,12 @@ static void on_accept(struct watch *w, uint32_t events)
 			char msg[96];
 			snprintf(msg, sizeof(msg), "the broker has reached max_clients (%u)",
 				 b->cfg.max_clients);
+			b->stats.limit_reached++;
 			refuse(b, fd, "limit_reached", msg);
 			continue;
 		}
+		if (b->cfg.max_clients_per_uid && over_uid_limit(b, fd))
+			continue;
 		b->stats.connections++;
 		if (client_new(b, fd) < 0)
 			b->stats.rejected++;
@@ -264,6 +313,10 @@ static void on_signal(struct watch *w, uint32_t events)
 	struct signalfd_siginfo si;
 
 	while (read(w->fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			access_reload(b);
+			continue;
+		}
 		if (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM) {
 			log_info("signal %s: shutting down clients=%u",
 				 si.ssi_signo == SIGINT ? "INT" : "TERM", b->nclients);

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "account.h"
 #include "listener.h"
 #include "loop.h"
 #include "registry.h"
@@ -35,6 +36,11 @@ struct broker_config {
 	size_t max_retained_bytes;       /* retained topic + data bytes */
 	const char *retain_file;         /* NULL: retained values live in memory only */
 	const char *dgram_path;          /* datagram socket, or NULL for none */
+	gid_t socket_group;              /* group of the socket files, or (gid_t)-1 */
+	const char *policy_file;         /* access policy, or NULL: see access.h */
+	uint32_t max_clients_per_uid;    /* 0: no limit beyond max_clients */
+	uint32_t max_subs;               /* subscriptions per client */
+	uint64_t idle_timeout_ms;        /* 0: none; else no frame for this long ends a session */
 	int ready_fd; /* -1, or an fd that gets "ready\n" once listening */
 };
 
@@ -45,6 +51,7 @@ struct broker_config {
 		.handshake_timeout_ms = 5000, .request_timeout_ms = 30000,                         \
 		.max_request_timeout_ms = 300000, .max_pending = 1024, .max_retained = 10000,      \
 		.max_retained_bytes = 64 * 1024 * 1024, .retain_file = NULL, .ready_fd = -1,       \
+		.socket_group = (gid_t)-1, .max_subs = 10000,                                      \
 	}
 
 struct broker_stats {
@@ -65,6 +72,9 @@ struct broker_stats {
 	uint64_t dgram_too_large; /* datagrams over max_frame dropped */
 	uint64_t http_requests;   /* HTTP requests answered */
 	uint64_t dropped;         /* messages lost by drop/latest subscriptions */
+	uint64_t forbidden;       /* operations the policy denied */
+	uint64_t limit_reached;   /* limit_reached errors and refusals */
+	uint64_t idle_timeouts;   /* sessions ended by --idle-timeout */
 };
 
 struct broker {
@@ -86,6 +96,9 @@ struct broker {
 	uint32_t over_cap;
 	uint64_t requests_pending;
 	struct retain_store retained;
+	struct accounts accounts; /* connections per uid */
+	struct policy *policy;    /* NULL: the default policy (access.h) */
+	uint64_t policy_gen;      /* bumped by every (re)load */
 	struct dgram *dgram;      /* the datagram door, or NULL */
 	uint64_t start_ms;        /* monotonic, for uptime */
 	uint32_t nclients;

@@ -15,6 +15,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
+#include "access.h"
 #include "broker.h"
 #include "dispatch.h"
 #include "http.h"
@@ -63,8 +64,10 @@ int client_new(struct broker *b, int fd)
 		c->uid = cred.uid;
 		c->gid = cred.gid;
 	}
-	r = loop_add(b->loop, &c->w, EPOLLIN);
+	c->acct = account_join(&b->accounts, c->uid);
+	r = c->acct ? loop_add(b->loop, &c->w, EPOLLIN) : -ENOMEM;
 	if (r < 0) {
+		account_leave(&b->accounts, c->acct);
 		safe_close(fd);
 		free(c);
 		return r;
@@ -82,6 +85,8 @@ void client_free(struct client *c)
 	if (!c)
 		return;
 	lag_client_gone(c);
+	access_client_gone(c);
+	account_leave(&c->b->accounts, c->acct);
 	router_unsubscribe_all(&c->b->router, &c->subs);
 	outq_clear(&c->out);
 	htable_fini(&c->req.owed);
@@ -235,6 +240,7 @@ const char *client_end_name(enum client_end e)
 	static const char *const names[] = {
 		[END_NONE] = "closed", [END_BYE] = "bye", [END_CLOSED] = "closed",
 		[END_ERROR] = "error", [END_SLOW] = "slow_consumer", [END_SHUTDOWN] = "shutdown",
+		[END_TIMEOUT] = "timeout",
 	};
 	return e < ARRAY_SIZE(names) ? names[e] : "closed";
 }
@@ -289,10 +295,32 @@ static void client_on_timer(struct timer *t)
 		client_linger(c, false, END_ERROR);
 	} else if (c->state == CLIENT_CLOSING) {
 		client_close(c, "linger timeout", END_CLOSED);
+	} else if (c->state == CLIENT_ACTIVE) {
+		client_idle_check(c);
 	}
 }
 
 static void client_read(struct client *c);
+
+void client_idle_check(struct client *c)
+{
+	struct broker *b = c->b;
+	uint64_t idle = loop_now(b->loop) - c->last_frame_ms;
+
+	if (!b->cfg.idle_timeout_ms)
+		return;
+	if (idle < b->cfg.idle_timeout_ms) {
+		/* a frame came since the timer was armed: wait for the rest only */
+		loop_timer_arm(b->loop, &c->timer, b->cfg.idle_timeout_ms - idle);
+		return;
+	}
+	b->stats.idle_timeouts++;
+	log_debug("idle timeout conn=%llu client=%s pid=%d", (unsigned long long)c->serial,
+		  client_label(c), (int)c->pid);
+	client_error(c, NULL, "timeout", "no frame for %llu ms (idle_timeout); closing",
+		     (unsigned long long)b->cfg.idle_timeout_ms);
+	client_linger(c, false, END_TIMEOUT);
+}
 
 /*
  * The peer can no longer read, but what it wrote before it closed still
@@ -374,6 +402,7 @@ static bool handle_frames(struct client *c, const char *buf, size_t len, struct 
 		}
 		b->stats.frames_in++;
 		c->frames_in++;
+		c->last_frame_ms = loop_now(b->loop);
 		dispatch_frame(c, line, n);
 		if (c->state != CLIENT_HANDSHAKE && c->state != CLIENT_ACTIVE)
 			return false;

@@ -33,6 +33,7 @@ enum client_end {
 	END_ERROR,    /* the broker closed it for a protocol error */
 	END_SLOW,     /* slow consumer */
 	END_SHUTDOWN, /* the broker is stopping: no will, no event */
+	END_TIMEOUT,  /* no frame within --idle-timeout */
 };
 
 /* A last will, published if the session ends without bye. */
@@ -89,6 +90,13 @@ struct client {
 	struct req_side req;
 	struct will will;
 	uint64_t since_ms;           /* wall clock at accept */
+	uint64_t last_frame_ms;      /* loop time of the last complete frame (idle timeout) */
+	struct account *acct;        /* connections of its uid */
+	gid_t *groups;               /* supplementary groups, fetched when a policy needs them */
+	int ngroups;
+	bool groups_known;
+	uint8_t *denied;             /* denials logged, a bit per policy verdict (access.c) */
+	uint64_t denied_gen;         /* policy generation denied belongs to */
 	uint64_t frames_in, frames_out;
 };
 
@@ -122,6 +130,9 @@ void client_linger(struct client *c, bool restart_on_progress, enum client_end w
 void client_close(struct client *c, const char *log_why, enum client_end why);
 /* Name of an end reason as in the disconnected event. */
 const char *client_end_name(enum client_end e);
+
+/* The idle timer fired (or the session began): end it, or re-arm for what is left. */
+void client_idle_check(struct client *c);
 
 /* Writes queued output (called once per turn from the broker's hook). */
 void client_flush(struct client *c);

@@ -11,6 +11,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
+#include "access.h"
 #include "broker.h"
 #include "listener.h"
 #include "log.h"
@@ -135,6 +136,8 @@ static const char *publish_dgram(struct dgram *d, const struct ucred *cr, const 
 	if (retain->type != WIRE_T_ABSENT && retain->type != WIRE_T_TRUE &&
 	    retain->type != WIRE_T_FALSE)
 		return "retain is not a boolean";
+	if (!access_peer(b, cr->uid, cr->gid, POLICY_PUBLISH, t, tn, "dgram pub"))
+		return "forbidden by the policy";
 	fn = snprintf(from, sizeof(from), "dgram:%u:%d", (unsigned)cr->uid, (int)cr->pid);
 	data = wire_raw_of(&env.f[WF_DATA]);
 	if (retain->type == WIRE_T_TRUE &&

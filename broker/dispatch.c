@@ -15,6 +15,7 @@
 
 #include "broker.h"
 #include "client.h"
+#include "access.h"
 #include "introspect.h"
 #include "lag.h"
 #include "log.h"
@@ -73,6 +74,14 @@ static int string_field(struct client *c, const struct wire_env *env, enum wire_
 	return 0;
 }
 
+const char *dispatch_what(char *buf, size_t cap, const char *op, const char *s, size_t n)
+{
+	char ex[80];
+
+	snprintf(buf, cap, "%s '%s'", op, dispatch_excerpt(s, n, ex, sizeof(ex)));
+	return buf;
+}
+
 void dispatch_ok(struct client *c, const struct wire_value *id, const uint64_t *delivered)
 {
 	struct wire_buf b;
@@ -89,7 +98,7 @@ static void do_pub(struct client *c, const struct wire_env *env)
 	struct broker *b = c->b;
 	const struct wire_value *id = &env->f[WF_ID], *retain = &env->f[WF_RETAIN];
 	struct wire_raw data = wire_raw_of(&env->f[WF_DATA]);
-	char tbuf[TOPIC_MAX];
+	char tbuf[TOPIC_MAX], what[100];
 	const char *t, *why;
 	size_t tn;
 	int64_t delivered;
@@ -107,6 +116,8 @@ static void do_pub(struct client *c, const struct wire_env *env)
 		client_error(c, id, "bad_frame", "field 'retain' must be a boolean");
 		return;
 	}
+	if (!access_client(c, id, POLICY_PUBLISH, t, tn, dispatch_what(what, sizeof(what), "pub to", t, tn)))
+		return;
 	if (retain->type == WIRE_T_TRUE)
 		stored = retain_set(&b->retained, t, tn, c->name.name, c->name.len, data);
 	if (stored < 0) {
@@ -175,7 +186,7 @@ static void do_sub(struct client *c, const struct wire_env *env)
 {
 	struct broker *b = c->b;
 	const struct wire_value *id = &env->f[WF_ID];
-	char tbuf[TOPIC_MAX];
+	char tbuf[TOPIC_MAX], what[100];
 	const char *t;
 	struct sub *s;
 	size_t tn;
@@ -186,6 +197,14 @@ static void do_sub(struct client *c, const struct wire_env *env)
 	on_full = on_full_field(c, env);
 	if (on_full < 0)
 		return;
+	if (!access_client(c, id, POLICY_SUBSCRIBE, t, tn, dispatch_what(what, sizeof(what), "sub to", t, tn)))
+		return;
+	if (c->subs.count >= b->cfg.max_subs && !router_find(&b->router, &c->subs, t, tn)) {
+		b->stats.limit_reached++;
+		client_error_extra(c, id, "limit_reached", "\"limit\":\"max_subs\"",
+				   "this client has max_subs (%u) subscriptions", b->cfg.max_subs);
+		return;
+	}
 	r = router_subscribe(&b->router, &c->subs, c, t, tn, &s);
 	if (r < 0) {
 		client_close(c, "out of memory", END_ERROR);
@@ -226,7 +245,7 @@ static void do_send(struct client *c, const struct wire_env *env)
 	const struct wire_value *id = &env->f[WF_ID], *to = &env->f[WF_TO];
 	struct wire_raw data = wire_raw_of(&env->f[WF_DATA]);
 	struct name_entry *ne = NULL;
-	char nbuf[WIRE_NAME_MAX], ex[80];
+	char nbuf[WIRE_NAME_MAX], ex[80], what[100];
 	const char *s = NULL;
 	size_t n = 0;
 	struct wire_buf wb;
@@ -242,8 +261,11 @@ static void do_send(struct client *c, const struct wire_env *env)
 		return;
 	}
 	/* a string that is no valid name cannot name a client either */
-	if (wire_string(to, nbuf, sizeof(nbuf), &s, &n) == 0)
+	if (wire_string(to, nbuf, sizeof(nbuf), &s, &n) == 0) {
+		if (!access_client(c, id, POLICY_SEND, s, n, dispatch_what(what, sizeof(what), "send to", s, n)))
+			return;
 		ne = registry_find(&b->registry, s, n);
+	}
 	if (!ne) {
 		if (!s) {
 			s = to->p + 1;
@@ -333,10 +355,13 @@ void dispatch_frame(struct client *c, const char *p, size_t n)
 		do_pong(c, id);
 	else if (wire_value_is(op, "bye"))
 		client_linger(c, true, END_BYE);
-	else if (wire_value_is(op, "stats"))
-		introspect_stats(c, id);
-	else if (wire_value_is(op, "clients"))
-		introspect_clients(c, id);
+	else if (wire_value_is(op, "stats")) {
+		if (access_client(c, id, POLICY_INTROSPECT, NULL, 0, "stats"))
+			introspect_stats(c, id);
+	} else if (wire_value_is(op, "clients")) {
+		if (access_client(c, id, POLICY_INTROSPECT, NULL, 0, "clients"))
+			introspect_clients(c, id);
+	}
 	else if (wire_value_is(op, "monitor"))
 		monitor_handle(c, id);
 	else if (wire_value_is(op, "hello"))

@@ -18,6 +18,9 @@ void dispatch_frame(struct client *c, const char *p, size_t n);
 const char *dispatch_excerpt(const char *s, size_t n, char *buf, size_t cap);
 
 /* Queues {"op":"ok"} when the frame had an id; delivered may be NULL. */
+/* "<op> '<s>'" with s made printable and cut (for forbidden messages). */
+const char *dispatch_what(char *buf, size_t cap, const char *op, const char *s, size_t n);
+
 void dispatch_ok(struct client *c, const struct wire_value *id, const uint64_t *delivered);
 
 /* The handshake (handshake.c): the first frame of a connection. */

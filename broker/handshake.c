@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "access.h"
 #include "broker.h"
 #include "client.h"
 #include "dispatch.h"
@@ -20,6 +21,19 @@ static void handshake_fail(struct client *c, const struct wire_value *id, const 
 	c->b->stats.handshake_fail++;
 	client_error_extra(c, id, code, extra, "%s", msg);
 	client_linger(c, true, END_ERROR);
+}
+
+/* A policy check during the handshake: a denial ends the connection too. */
+static bool handshake_allowed(struct client *c, const struct wire_value *id, enum policy_op op,
+			      const char *s, size_t n, const char *op_text)
+{
+	char what[100];
+
+	if (access_client(c, id, op, s, n, dispatch_what(what, sizeof(what), op_text, s, n)))
+		return true;
+	c->b->stats.handshake_fail++;
+	client_linger(c, true, END_ERROR);
+	return false;
 }
 
 static bool proto_supported(const struct wire_value *v)
@@ -118,6 +132,12 @@ void handshake_frame(struct client *c, int scan, const struct wire_env *env,
 		handshake_fail(c, id, "bad_frame", NULL, why);
 		return;
 	}
+	if (name->type != WIRE_T_ABSENT &&
+	    !handshake_allowed(c, id, POLICY_OWN, s, n, "taking the name"))
+		return;
+	if (c->will.topic && !handshake_allowed(c, id, POLICY_PUBLISH, c->will.topic,
+						c->will.topic_len, "a will on"))
+		return;
 	if (name->type != WIRE_T_ABSENT) {
 		r = registry_add(&b->registry, &c->name, s, n);
 		if (r == REGISTRY_E_TAKEN) {
@@ -136,6 +156,8 @@ void handshake_frame(struct client *c, int scan, const struct wire_env *env,
 	}
 	c->state = CLIENT_ACTIVE;
 	loop_timer_cancel(&c->timer);
+	if (b->cfg.idle_timeout_ms)
+		loop_timer_arm(b->loop, &c->timer, b->cfg.idle_timeout_ms);
 	wire_buf_init(&wb, FRAME_HEADROOM);
 	wire_build_welcome(&wb, wire_raw_of(id), c->name.name, c->name.len, b->version,
 			   b->cfg.max_frame);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "access.h"
 #include "broker.h"
 #include "client.h"
 #include "introspect.h"
@@ -35,6 +36,7 @@ static const char *reason_of(int status)
 	switch (status) {
 	case 200: return "OK";
 	case 400: return "Bad Request";
+	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 408: return "Request Timeout";
 	case 431: return "Request Header Fields Too Large";
@@ -131,6 +133,12 @@ static void route(struct client *c, const char *path, size_t n, bool head)
 	struct wire_buf body;
 
 	wire_buf_init(&body, 0);
+	if (((n == 6 && !memcmp(path, "/stats", 6)) || (n == 8 && !memcmp(path, "/clients", 8))) &&
+	    !access_peer(c->b, c->uid, c->gid, POLICY_INTROSPECT, NULL, 0, "http")) {
+		wire_buf_free(&body);
+		respond_error(c, 403, "forbidden", "introspection is forbidden by the policy", head);
+		return;
+	}
 	if (n == 7 && memcmp(path, "/health", 7) == 0) {
 		wire_buf_puts(&body, "{\"status\":\"ok\"}\n");
 	} else if (n == 6 && memcmp(path, "/stats", 6) == 0) {

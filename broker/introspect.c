@@ -33,6 +33,25 @@ static void begin(struct wire_buf *b, const char *op, const struct wire_value *i
 	}
 }
 
+/* The configured bounds, so a client can see what it runs into. */
+static void put_limits(struct wire_buf *wb, const struct broker_config *cfg)
+{
+	wire_buf_puts(wb, ",\"limits\":{\"max_frame\":");
+	wire_buf_put_u64(wb, cfg->max_frame);
+	put_field(wb, "max_clients", cfg->max_clients);
+	put_field(wb, "max_clients_per_uid", cfg->max_clients_per_uid);
+	put_field(wb, "max_subs", cfg->max_subs);
+	put_field(wb, "queue_limit", cfg->queue_limit);
+	put_field(wb, "max_pending", cfg->max_pending);
+	put_field(wb, "max_retained", cfg->max_retained);
+	put_field(wb, "max_retained_bytes", cfg->max_retained_bytes);
+	put_field(wb, "handshake_timeout_ms", cfg->handshake_timeout_ms);
+	put_field(wb, "idle_timeout_ms", cfg->idle_timeout_ms);
+	put_field(wb, "request_timeout_ms", cfg->request_timeout_ms);
+	put_field(wb, "max_request_timeout_ms", cfg->max_request_timeout_ms);
+	wire_buf_puts(wb, "}");
+}
+
 void introspect_build_stats(struct broker *b, struct wire_buf *wb, const struct wire_value *id)
 {
 	const struct broker_stats *s = &b->stats;
@@ -60,6 +79,10 @@ void introspect_build_stats(struct broker *b, struct wire_buf *wb, const struct 
 	put_field(wb, "dgram_dropped", s->dgram_bad + s->dgram_too_large);
 	put_field(wb, "http_requests", s->http_requests);
 	put_field(wb, "dropped", s->dropped);
+	put_field(wb, "forbidden", s->forbidden);
+	put_field(wb, "limit_reached", s->limit_reached);
+	put_field(wb, "idle_timeouts", s->idle_timeouts);
+	put_limits(wb, &b->cfg);
 	wire_buf_puts(wb, "}\n");
 }
 

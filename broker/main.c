@@ -6,6 +6,7 @@
  * 2 for a usage error.
  */
 #include <getopt.h>
+#include <grp.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -29,16 +30,24 @@ static void usage(FILE *f)
 		"                               $XDG_RUNTIME_DIR/jbus.sock, else\n"
 		"                               /tmp/jbus-<uid>.sock)\n"
 		"  -m, --mode MODE              socket file mode, octal (default 0600)\n"
+		"  -g, --group GROUP            group of the socket files (name or number);\n"
+		"                               with -m 0660 that group may connect\n"
+		"      --policy FILE            access policy (JSON; reloaded on SIGHUP)\n"
 		"      --max-frame BYTES        largest frame a client may send\n"
 		"                               (default 1M; 64..1G, suffix K, M, G)\n"
 		"      --max-clients N          connections at once, handshake included\n"
 		"                               (default 10000; 1..1000000)\n"
+		"      --max-clients-per-uid N  connections at once per uid (default 0:\n"
+		"                               only --max-clients applies)\n"
+		"      --max-subs N             subscriptions per client (default 10000)\n"
 		"      --queue-limit BYTES      output queued per client before it is\n"
 		"                               disconnected as a slow consumer\n"
 		"                               (default 8M; 1K..64G)\n"
 		"      --handshake-timeout SECONDS\n"
 		"                               time allowed for the hello (default 5;\n"
 		"                               0.001..3600)\n"
+		"      --idle-timeout SECONDS   end a session that sends no frame for this\n"
+		"                               long (default 0: never)\n"
 		"      --request-timeout SECONDS\n"
 		"                               deadline of a req without timeout_ms\n"
 		"                               (default 30)\n"
@@ -56,6 +65,9 @@ static void usage(FILE *f)
 		"  -v, --verbose                log debug events (connections, handshakes)\n"
 		"  -h, --help                   show this help and exit\n"
 		"  -V, --version                show the version and exit\n"
+		"\n"
+		"SIGHUP reloads the policy file; a policy that fails to load is logged\n"
+		"and the running one kept.\n"
 		"\n"
 		"Exit status: 0 after a clean shutdown (SIGINT, SIGTERM), 1 if the broker\n"
 		"cannot start, 2 for a usage error.\n");
@@ -114,6 +126,23 @@ static int parse_seconds(const char *s, double max, uint64_t *ms)
 	return 0;
 }
 
+/* A group name or number. */
+static int parse_group(const char *s, gid_t *gid)
+{
+	unsigned long long v;
+	struct group *g;
+
+	if (parse_size(s, 0, UINT32_MAX - 1, &v) == 0 && !strpbrk(s, "kKmMgG")) {
+		*gid = (gid_t)v;
+		return 0;
+	}
+	g = getgrnam(s);
+	if (!g)
+		return -1;
+	*gid = g->gr_gid;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -131,6 +160,11 @@ int main(int argc, char **argv)
 		{ "max-retained-bytes", required_argument, NULL, 'B' },
 		{ "retain-file", required_argument, NULL, 'f' },
 		{ "dgram", required_argument, NULL, 'D' },
+		{ "group", required_argument, NULL, 'g' },
+		{ "policy", required_argument, NULL, 'p' },
+		{ "max-clients-per-uid", required_argument, NULL, 'U' },
+		{ "max-subs", required_argument, NULL, 'S' },
+		{ "idle-timeout", required_argument, NULL, 'I' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -144,7 +178,7 @@ int main(int argc, char **argv)
 	int c, r;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":s:m:vhV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":s:m:g:vhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			cfg.socket_path = optarg;
@@ -218,6 +252,36 @@ int main(int argc, char **argv)
 			if (!*optarg)
 				return usage_error("invalid --dgram", optarg, " (empty path)");
 			cfg.dgram_path = optarg;
+			break;
+		case 'g':
+			if (parse_group(optarg, &cfg.socket_group) < 0)
+				return usage_error("unknown group", optarg, "");
+			break;
+		case 'p':
+			if (!*optarg)
+				return usage_error("invalid --policy", optarg, " (empty path)");
+			cfg.policy_file = optarg;
+			break;
+		case 'U':
+			if (parse_size(optarg, 0, 1000000, &v) < 0 || strpbrk(optarg, "kKmMgG"))
+				return usage_error("invalid --max-clients-per-uid", optarg,
+						   " (0..1000000)");
+			cfg.max_clients_per_uid = (uint32_t)v;
+			break;
+		case 'S':
+			if (parse_size(optarg, 1, 10000000, &v) < 0 || strpbrk(optarg, "kKmMgG"))
+				return usage_error("invalid --max-subs", optarg, " (1..10000000)");
+			cfg.max_subs = (uint32_t)v;
+			break;
+		case 'I':
+			if (!strcmp(optarg, "0")) {
+				cfg.idle_timeout_ms = 0;
+				break;
+			}
+			if (parse_seconds(optarg, 86400 * 7, &ms) < 0)
+				return usage_error("invalid --idle-timeout", optarg,
+						   " (0, or 0.001..604800 seconds)");
+			cfg.idle_timeout_ms = ms;
 			break;
 		case 'R':
 			if (parse_size(optarg, 0, INT_MAX, &v) < 0 || strpbrk(optarg, "kKmMgG"))

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "broker.h"
 #include "client.h"
 #include "outq.h"
@@ -17,12 +18,8 @@ void monitor_handle(struct client *c, const struct wire_value *id)
 	struct broker *b = c->b;
 	struct wire_buf wb;
 
-	if (c->uid != 0 && c->uid != geteuid()) {
-		client_error(c, id, "forbidden",
-			     "op 'monitor' needs the broker's uid or root (client uid %u)",
-			     (unsigned)c->uid);
+	if (!access_client(c, id, POLICY_MONITOR, NULL, 0, "monitor"))
 		return;
-	}
 	if (!c->monitor) {
 		c->monitor = true;
 		list_add_tail(&c->mon_link, &b->monitors);

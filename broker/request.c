@@ -13,8 +13,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "access.h"
 #include "broker.h"
 #include "client.h"
+#include "dispatch.h"
 #include "log.h"
 #include "monitor.h"
 #include "outq.h"
@@ -149,8 +151,13 @@ void request_handle_req(struct client *c, const struct wire_env *env)
 		if (ms > b->cfg.max_request_timeout_ms)
 			ms = b->cfg.max_request_timeout_ms;
 	}
-	if (wire_string(to, nbuf, sizeof(nbuf), &s, &n) == 0)
+	if (wire_string(to, nbuf, sizeof(nbuf), &s, &n) == 0) {
+		char what[100];
+		if (!access_client(c, id, POLICY_CALL, s, n,
+				   dispatch_what(what, sizeof(what), "req to", s, n)))
+			return;
 		ne = registry_find(&b->registry, s, n);
+	}
 	if (!ne) {
 		client_error(c, id, "no_such_client", "no client named '%.*s' is connected",
 			     s ? (int)(n > 64 ? 64 : n) : 0, s ? s : "");
@@ -161,8 +168,9 @@ void request_handle_req(struct client *c, const struct wire_env *env)
 		return;
 	}
 	if (c->req.asked.count >= b->cfg.max_pending) {
-		client_error(c, id, "limit_reached", "more than %u requests pending (max_pending)",
-			     b->cfg.max_pending);
+		b->stats.limit_reached++;
+		client_error_extra(c, id, "limit_reached", "\"limit\":\"max_pending\"",
+				   "more than %u requests pending (max_pending)", b->cfg.max_pending);
 		return;
 	}
 	target = container_of(ne, struct client, name);

@@ -92,3 +92,100 @@ bool topic_match(const char *p, size_t plen, const char *t, size_t tlen)
 		}
 	}
 }
+
+/* One level of a pattern: [s, s + n); kind '#', '+' or 'l' (literal), 0 past the end. */
+struct level {
+	const char *s;
+	size_t n;
+	char kind;
+};
+
+/* Level at *pos of p[0..len) into lv; *pos moves past it (len + 1 at the end). */
+static void next_level(const char *p, size_t len, size_t *pos, struct level *lv)
+{
+	size_t e = *pos;
+
+	if (*pos > len) {
+		lv->kind = 0;
+		return;
+	}
+	while (e < len && p[e] != '/')
+		e++;
+	lv->s = p + *pos;
+	lv->n = e - *pos;
+	lv->kind = lv->n == 1 && (lv->s[0] == '#' || lv->s[0] == '+') ? lv->s[0] : 'l';
+	*pos = e + 1;
+}
+
+/* The first level of a pattern names only '$' topics. */
+static bool dollar_level(const struct level *lv)
+{
+	return lv->kind == 'l' && lv->n && lv->s[0] == '$';
+}
+
+/*
+ * "/#" would also match the empty topic ("#" matching no level after an
+ * empty one), which is no topic: as a set of topics it is "/+/#".
+ */
+static void no_empty_topic(const char **p, size_t *len)
+{
+	if (*len == 2 && (*p)[0] == '/' && (*p)[1] == '#') {
+		*p = "/+/#";
+		*len = 4;
+	}
+}
+
+bool topic_covers(const char *a, size_t alen, const char *p, size_t plen)
+{
+	size_t ai = 0, pi = 0;
+
+	no_empty_topic(&a, &alen);
+	no_empty_topic(&p, &plen);
+
+	for (bool first = true;; first = false) {
+		struct level la, lp;
+		next_level(a, alen, &ai, &la);
+		next_level(p, plen, &pi, &lp);
+		/* a wildcard first level of a never covers '$' topics */
+		if (first && la.kind != 'l' && dollar_level(&lp))
+			return false;
+		if (la.kind == '#')
+			return true;
+		if (!la.kind || !lp.kind)
+			return !la.kind && !lp.kind;
+		/* p goes on to any depth here; so can a only with "#", or with "+/#"
+		 * on the first level, where "#" cannot match zero levels */
+		if (lp.kind == '#')
+			return first && la.kind == '+' && alen - ai == 1 && a[ai] == '#';
+		if (la.kind == '+')
+			continue;
+		if (lp.kind != 'l' || la.n != lp.n || memcmp(la.s, lp.s, la.n) != 0)
+			return false;
+	}
+}
+
+bool topic_overlap(const char *a, size_t alen, const char *b, size_t blen)
+{
+	size_t ai = 0, bi = 0;
+
+	no_empty_topic(&a, &alen);
+	no_empty_topic(&b, &blen);
+
+	for (bool first = true;; first = false) {
+		struct level la, lb;
+		next_level(a, alen, &ai, &la);
+		next_level(b, blen, &bi, &lb);
+		/* a topic both match: a '$' one only if neither starts with a wildcard */
+		if (first && ((la.kind != 'l' && dollar_level(&lb)) ||
+			      (lb.kind != 'l' && dollar_level(&la))))
+			return false;
+		if (la.kind == '#' || lb.kind == '#')
+			return true;
+		if (!la.kind || !lb.kind)
+			return !la.kind && !lb.kind;
+		if (la.kind == '+' || lb.kind == '+')
+			continue;
+		if (la.n != lb.n || memcmp(la.s, lb.s, la.n) != 0)
+			return false;
+	}
+}

@@ -25,3 +25,12 @@ const char *topic_check_pattern(const char *p, size_t n);
 
 /* Does valid pattern p match valid topic t (including the '$' rule)? */
 bool topic_match(const char *p, size_t plen, const char *t, size_t tlen);
+
+/*
+ * Does valid pattern a match every topic valid pattern p matches? ("a/#"
+ * covers "a/+/b"; "#" does not cover "$sys/x", "+/x" does not cover "a/#").
+ */
+bool topic_covers(const char *a, size_t alen, const char *p, size_t plen);
+
+/* Is there a topic that valid patterns a and b both match? */
+bool topic_overlap(const char *a, size_t alen, const char *b, size_t blen);

@@ -49,16 +49,25 @@ static int out(const struct cli *cli, const char *fmt, ...)
 	return cli_write(cli, &s, 1);
 }
 
-/* "name value" per field of the stats frame, op and id left out. */
-static int stats_table(const struct cli *cli, json_object *o)
+/* "name value" per field of the stats frame, op and id left out; an object's
+ * fields as "name.field value". */
+static int stats_table(const struct cli *cli, json_object *o, const char *prefix)
 {
+	char name[128];
 	int r = 0;
 
 	json_object_object_foreach(o, key, v)
 	{
-		if (!strcmp(key, "op") || !strcmp(key, "id"))
+		if (!*prefix && (!strcmp(key, "op") || !strcmp(key, "id")))
 			continue;
-		r = out(cli, "%-26s %s", key, json_object_to_json_string(v));
+		snprintf(name, sizeof(name), "%s%s", prefix, key);
+		if (json_object_is_type(v, json_type_object)) {
+			char sub[130];
+			snprintf(sub, sizeof(sub), "%s.", name);
+			r = stats_table(cli, v, sub);
+		} else {
+			r = out(cli, "%-26s %s", name, json_object_to_json_string(v));
+		}
 		if (r < 0)
 			break;
 	}
@@ -155,7 +164,7 @@ static int introspect(struct cli *cli, int argc, char **argv, bool clients)
 		s.n = strlen(text);
 		r = cli_print(cli, &s, 1);
 	} else if ((frame = json_tokener_parse(text))) {
-		r = clients ? clients_table(cli, frame) : stats_table(cli, frame);
+		r = clients ? clients_table(cli, frame) : stats_table(cli, frame, "");
 		json_object_put(frame);
 		if (r == 0)
 			r = cli_flush(cli);

@@ -45,6 +45,18 @@ START_TEST(test_cli_stats)
 
 		if (!strcmp(key, "op") || !strcmp(key, "id"))
 			continue;
+		if (json_object_is_type(v, json_type_object)) {
+			/* limits: one "limits.<field> <value>" line per field */
+			json_object_object_foreach(v, k2, v2)
+			{
+				char name[96];
+				snprintf(name, sizeof(name), "%s.%s", key, k2);
+				snprintf(want, sizeof(want), "%-26s %s", name,
+					 json_object_to_json_string(v2));
+				ck_assert_str_eq(jt_proc_line(p, &p->out), want);
+			}
+			continue;
+		}
 		line = jt_proc_line(p, &p->out);
 		ck_assert_ptr_nonnull(line);
 		snprintf(want, sizeof(want), "%-26s ", key);

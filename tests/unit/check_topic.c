@@ -5,6 +5,7 @@
  * against topic_match(), so this table is the reference for both.
  */
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "jt.h"
@@ -298,6 +299,78 @@ START_TEST(test_topic_match_lengths)
 }
 END_TEST
 
+/*
+ * topic_covers and topic_overlap against their definitions, over every
+ * pattern of up to 3 levels from {x, $s, "", +, #} and every topic of up to
+ * 4 levels from {x, $s, "", z}: a level value and a depth no pattern has
+ * make "there is a topic" answerable within the finite set.
+ */
+#define NLV 4
+static const char *const pat_levels[] = { "x", "$s", "", "+", "#" };
+static const char *const top_levels[NLV] = { "x", "$s", "", "z" };
+
+static size_t all_strings(const char *const *lv, size_t nlv, int depth, bool hash_last_only,
+			  char (*out)[32], size_t cap)
+{
+	size_t n = 0;
+	size_t idx[8];
+
+	for (int d = 1; d <= depth; d++) {
+		size_t total = 1;
+		for (int i = 0; i < d; i++)
+			total *= nlv;
+		for (size_t k = 0; k < total; k++) {
+			size_t v = k, len = 0;
+			bool ok = true;
+			for (int i = 0; i < d; i++) {
+				idx[i] = v % nlv;
+				v /= nlv;
+				if (hash_last_only && !strcmp(lv[idx[i]], "#") && i != d - 1)
+					ok = false;
+			}
+			if (!ok)
+				continue;
+			ck_assert_uint_lt(n, cap);
+			for (int i = 0; i < d; i++)
+				len += (size_t)snprintf(out[n] + len, 32 - len, "%s%s", i ? "/" : "",
+							lv[idx[i]]);
+			if (len) /* a topic or pattern has at least one byte */
+				n++;
+		}
+	}
+	return n;
+}
+
+START_TEST(test_topic_covers_overlap)
+{
+	static char pats[512][32], tops[512][32];
+	size_t np = all_strings(pat_levels, 5, 3, true, pats, 512);
+	size_t nt = all_strings(top_levels, NLV, 4, false, tops, 512);
+
+	for (size_t i = 0; i < np; i++) {
+		const char *a = pats[i];
+		ck_assert_msg(!topic_check_pattern(a, strlen(a)), "bad pattern %s", a);
+		for (size_t j = 0; j < np; j++) {
+			const char *b = pats[j];
+			bool covers = true, overlap = false;
+			for (size_t k = 0; k < nt; k++) {
+				const char *t = tops[k];
+				bool ma = topic_match(a, strlen(a), t, strlen(t));
+				bool mb = topic_match(b, strlen(b), t, strlen(t));
+				if (mb && !ma)
+					covers = false;
+				if (ma && mb)
+					overlap = true;
+			}
+			ck_assert_msg(topic_covers(a, strlen(a), b, strlen(b)) == covers,
+				      "covers('%s', '%s') should be %d", a, b, covers);
+			ck_assert_msg(topic_overlap(a, strlen(a), b, strlen(b)) == overlap,
+				      "overlap('%s', '%s') should be %d", a, b, overlap);
+		}
+	}
+}
+END_TEST
+
 Suite *jt_suite(void)
 {
 	Suite *s = suite_create("topic");
@@ -307,6 +380,7 @@ Suite *jt_suite(void)
 		{ "check_length", test_topic_check_length },
 		{ "match", test_topic_match, ARRAY_SIZE(match_cases) },
 		{ "match_lengths", test_topic_match_lengths },
+		{ "covers_overlap", test_topic_covers_overlap },
 	};
 
 	jt_add_cases(s, cases, ARRAY_SIZE(cases), NULL, NULL, 0);

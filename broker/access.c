@@ -1,0 +1,165 @@
+/* Access control at the broker's entry points (see access.h). */
+#include "access.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "broker.h"
+#include "client.h"
+#include "dispatch.h"
+#include "log.h"
+
+#define ACCESS_MAX_GROUPS 256
+
+static struct policy_verdict verdict_default(uid_t uid, enum policy_op op)
+{
+	struct policy_verdict v = { .allowed = true, .rule = -1 };
+
+	if (op == POLICY_MONITOR)
+		v.allowed = uid == 0 || uid == geteuid();
+	return v;
+}
+
+/* Supplementary groups of c's peer, fetched once from the socket when a policy needs them. */
+static void fetch_groups(struct client *c)
+{
+	gid_t g[ACCESS_MAX_GROUPS];
+	socklen_t len = sizeof(g);
+
+	c->groups_known = true;
+	if (getsockopt(c->w.fd, SOL_SOCKET, SO_PEERGROUPS, g, &len) < 0)
+		return; /* matched by uid and primary gid only */
+	c->groups = malloc(len ? len : 1);
+	if (!c->groups)
+		return;
+	memcpy(c->groups, g, len);
+	c->ngroups = (int)(len / sizeof(gid_t));
+}
+
+static void why_text(struct broker *b, const struct policy_verdict *v, char *buf, size_t cap)
+{
+	if (b->policy)
+		policy_verdict_text(b->policy, v, buf, cap);
+	else
+		snprintf(buf, cap, "it needs the broker's uid or root");
+}
+
+/* Once per client and rule: a bit per verdict key, reset by a reload. */
+static bool first_denial(struct client *c, const struct policy_verdict *v)
+{
+	struct broker *b = c->b;
+	size_t key = b->policy ? policy_verdict_key(b->policy, v) : 0;
+	size_t bits = b->policy ? policy_size(b->policy) + 1 : 1;
+
+	if (c->denied_gen != b->policy_gen || !c->denied) {
+		free(c->denied);
+		c->denied = calloc((bits + 7) / 8, 1);
+		c->denied_gen = b->policy_gen;
+		if (!c->denied)
+			return true;
+	}
+	if (c->denied[key / 8] & (1u << (key % 8)))
+		return false;
+	c->denied[key / 8] |= (uint8_t)(1u << (key % 8));
+	return true;
+}
+
+bool access_client(struct client *c, const struct wire_value *id, enum policy_op op,
+		   const char *s, size_t n, const char *what)
+{
+	struct broker *b = c->b;
+	struct policy_verdict v;
+	char why[200];
+
+	if (!b->policy) {
+		v = verdict_default(c->uid, op);
+	} else {
+		struct policy_subject who = { c->uid, c->gid, NULL, 0 };
+		if (policy_needs_groups(b->policy)) {
+			if (!c->groups_known)
+				fetch_groups(c);
+			who.groups = c->groups;
+			who.ngroups = c->ngroups;
+		}
+		v = policy_check(b->policy, &who, op, s, n);
+	}
+	if (v.allowed)
+		return true;
+	b->stats.forbidden++;
+	why_text(b, &v, why, sizeof(why));
+	if (first_denial(c, &v))
+		log_warn("forbidden client=%s pid=%d uid=%u op=%s reason=\"%s\"",
+			 c->name.len ? c->name.name : "-", (int)c->pid, (unsigned)c->uid, what,
+			 why);
+	client_error(c, id, "forbidden", "%s is forbidden: %s", what, why);
+	return false;
+}
+
+bool access_peer(struct broker *b, uid_t uid, gid_t gid, enum policy_op op, const char *s,
+		 size_t n, const char *what)
+{
+	struct policy_subject who = { uid, gid, NULL, 0 };
+	struct policy_verdict v = b->policy ? policy_check(b->policy, &who, op, s, n)
+					    : verdict_default(uid, op);
+	char why[200];
+
+	if (v.allowed)
+		return true;
+	b->stats.forbidden++;
+	why_text(b, &v, why, sizeof(why));
+	log_debug("forbidden uid=%u op=%s reason=\"%s\"", (unsigned)uid, what, why);
+	return false;
+}
+
+int access_init(struct broker *b, char *err, size_t errlen)
+{
+	char e[400];
+	int r;
+
+	if (!b->cfg.policy_file)
+		return 0;
+	r = policy_load(b->cfg.policy_file, &b->policy, e, sizeof(e));
+	if (r < 0) {
+		snprintf(err, errlen, "policy %s", e);
+		return r;
+	}
+	b->policy_gen++;
+	return 0;
+}
+
+void access_reload(struct broker *b)
+{
+	struct policy *p;
+	char e[400];
+
+	if (!b->cfg.policy_file) {
+		log_info("reload: no policy file");
+		return;
+	}
+	if (policy_load(b->cfg.policy_file, &p, e, sizeof(e)) < 0) {
+		log_error("reload: policy %s; keeping the running policy", e);
+		return;
+	}
+	policy_free(b->policy);
+	b->policy = p;
+	b->policy_gen++;
+	log_info("reload: policy %s loaded (%zu rules and reservations)", b->cfg.policy_file,
+		 policy_size(p));
+}
+
+void access_fini(struct broker *b)
+{
+	policy_free(b->policy);
+	b->policy = NULL;
+}
+
+void access_client_gone(struct client *c)
+{
+	free(c->denied);
+	free(c->groups);
+	c->denied = NULL;
+	c->groups = NULL;
+}
