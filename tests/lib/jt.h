@@ -131,6 +131,17 @@ void jt_close(struct jt_conn *c);
 /* Close every connection still open (jt_teardown does). */
 void jt_close_all(void);
 
+/*
+ * Connect to path as another user: a child process drops to gid and uid (no supplementary
+ * groups), connects, and hands the socket back over SCM_RIGHTS. SO_PEERCRED is taken at
+ * connect(), so the broker sees that uid and gid for the whole connection while the test uses
+ * it as any jt_conn. Returns 0 with *cp set (closed by jt_close / jt_teardown), or the errno
+ * of the child's connect (EACCES: the socket's mode keeps that user out).
+ */
+int jt_try_connect_as(const char *path, uid_t uid, gid_t gid, struct jt_conn **cp);
+/* jt_try_connect_as that must succeed. */
+struct jt_conn *jt_connect_as(const char *path, uid_t uid, gid_t gid);
+
 /* Send bytes as they are / a printf-formatted frame plus '\n'. */
 void jt_send_raw(struct jt_conn *c, const void *p, size_t n);
 void jt_send(struct jt_conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -165,6 +176,8 @@ void jt_expect_silence(struct jt_conn *c, int ms);
 
 /* Connect, hello with name (NULL: none), assert welcome. */
 struct jt_conn *jt_hello(const char *path, const char *name);
+/* jt_hello over jt_connect_as(path, uid, gid). */
+struct jt_conn *jt_hello_as(const char *path, const char *name, uid_t uid, gid_t gid);
 /* jt_hello on the fixture's broker jt_b. */
 struct jt_conn *jt_client(const char *name);
 /* Round trip: ping with an id, wait for its pong (orders everything before it). */

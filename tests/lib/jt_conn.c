@@ -4,6 +4,7 @@
  * open connections that jt_teardown closes.
  */
 #include <errno.h>
+#include <grp.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "jt.h"
@@ -53,6 +55,100 @@ struct jt_conn *jt_connect(const char *path)
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
 	ck_assert_msg(connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect %s: %s",
 		      path, strerror(errno));
+	return c;
+}
+
+/*
+ * The child of jt_try_connect_as: drop to gid/uid, connect, send the connect errno (0 on
+ * success) with the socket attached. It never returns into Check (CK_FORK=no included).
+ */
+static void connect_child(int sp, const char *path, uid_t uid, gid_t gid)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	int err = 0, fd = -1;
+	struct iovec iov = { &err, sizeof(err) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	/* groups first: after setuid the process may no longer change them */
+	if (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0) {
+		err = errno ? errno : EPERM;
+	} else {
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+			err = errno;
+	}
+	if (!err) {
+		memset(&ctl, 0, sizeof(ctl));
+		mh.msg_control = ctl.buf;
+		mh.msg_controllen = sizeof(ctl.buf);
+		CMSG_FIRSTHDR(&mh)->cmsg_level = SOL_SOCKET;
+		CMSG_FIRSTHDR(&mh)->cmsg_type = SCM_RIGHTS;
+		CMSG_FIRSTHDR(&mh)->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(CMSG_FIRSTHDR(&mh)), &fd, sizeof(int));
+	}
+	_exit(sendmsg(sp, &mh, MSG_NOSIGNAL) == sizeof(err) ? 0 : 1);
+}
+
+int jt_try_connect_as(const char *path, uid_t uid, gid_t gid, struct jt_conn **cp)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	int sp[2], err = -1, status, fd = -1;
+	struct iovec iov = { &err, sizeof(err) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+			     .msg_controllen = sizeof(ctl.buf) };
+	struct pollfd pfd;
+	struct cmsghdr *cm;
+	struct jt_conn *c;
+	ssize_t n;
+	pid_t pid;
+
+	*cp = NULL;
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sp), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(sp[0]);
+		connect_child(sp[1], path, uid, gid);
+	}
+	close(sp[1]);
+	pfd.fd = sp[0];
+	pfd.events = POLLIN;
+	ck_assert_msg(poll(&pfd, 1, JT_TIMEOUT_MS) == 1, "connect as uid %u: no answer",
+		      (unsigned)uid);
+	n = recvmsg(sp[0], &mh, MSG_CMSG_CLOEXEC);
+	close(sp[0]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(n == sizeof(err), "connect as uid %u: child sent %zd bytes", (unsigned)uid,
+		      n);
+	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
+			memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	if (err)
+		return err;
+	ck_assert_msg(fd >= 0, "connect as uid %u: no socket passed", (unsigned)uid);
+	c = calloc(1, sizeof(*c));
+	ck_assert_ptr_nonnull(c);
+	c->fd = fd;
+	track(c);
+	*cp = c;
+	return 0;
+}
+
+struct jt_conn *jt_connect_as(const char *path, uid_t uid, gid_t gid)
+{
+	struct jt_conn *c;
+	int err = jt_try_connect_as(path, uid, gid, &c);
+
+	ck_assert_msg(err == 0, "connect %s as uid %u gid %u: %s", path, (unsigned)uid,
+		      (unsigned)gid, strerror(err));
 	return c;
 }
 
@@ -309,9 +405,9 @@ void jt_expect_silence(struct jt_conn *c, int ms)
 
 /* section: sessions */
 
-struct jt_conn *jt_hello(const char *path, const char *name)
+/* hello with name (NULL: none) on c, welcome asserted. */
+static struct jt_conn *hello_on(struct jt_conn *c, const char *name)
 {
-	struct jt_conn *c = jt_connect(path);
 	json_object *o;
 
 	if (name)
@@ -325,6 +421,16 @@ struct jt_conn *jt_hello(const char *path, const char *name)
 	snprintf(c->name, sizeof(c->name), "%s", jt_str(o, "name"));
 	json_object_put(o);
 	return c;
+}
+
+struct jt_conn *jt_hello(const char *path, const char *name)
+{
+	return hello_on(jt_connect(path), name);
+}
+
+struct jt_conn *jt_hello_as(const char *path, const char *name, uid_t uid, gid_t gid)
+{
+	return hello_on(jt_connect_as(path, uid, gid), name);
 }
 
 struct jt_conn *jt_client(const char *name)
