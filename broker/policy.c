@@ -384,6 +384,12 @@ int policy_load(const char *path, struct policy **out, char *err, size_t errlen)
 	}
 	r = policy_parse(buf, got, out, err, errlen);
 	free(buf);
+	if (r < 0) {
+		/* name the file: the parser only knows the place inside it */
+		char e[400];
+		snprintf(e, sizeof(e), "%s", err);
+		snprintf(err, errlen, "%s: %s", path, e);
+	}
 	return r;
 }
 
