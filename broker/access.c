@@ -9,7 +9,6 @@
 
 #include "broker.h"
 #include "client.h"
-#include "dispatch.h"
 #include "log.h"
 
 #define ACCESS_MAX_GROUPS 256

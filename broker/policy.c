@@ -201,8 +201,7 @@ static int parse_perms(struct parser *ps, const char *where, json_object *o, str
 				which = i;
 		snprintf(w, sizeof(w), "%s.%s", where, key);
 		if (which >= 0) {
-			if (pm->list[which])
-				return fail(ps, "%s: given twice", w);
+			/* json-c keeps the last of repeated keys: each list is set once */
 			r = parse_list(ps, w, which, val, pm);
 			if (r < 0)
 				return r;
