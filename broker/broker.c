@@ -215,7 +215,10 @@ static void refuse(struct broker *b, int fd, const char *code, const char *msg)
 	b->stats.rejected++;
 }
 
-static void accept_out_of_fds(struct broker *b)
+/* Returns true if it took a connection off the queue, false if none was
+ * pending: the kernel reserves the new fd before looking at the queue, so a
+ * full fd table gives EMFILE even with nothing to accept. */
+static bool accept_out_of_fds(struct broker *b)
 {
 	int fd;
 
@@ -228,10 +231,11 @@ static void accept_out_of_fds(struct broker *b)
 		refuse(b, fd, "limit_reached", "the broker is out of file descriptors");
 	b->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	/* stored plus one, so that 0 means never */
-	if (!b->emfile_logged || loop_now(b->loop) + 1 >= b->emfile_logged + 1000) {
+	if (fd >= 0 && (!b->emfile_logged || loop_now(b->loop) + 1 >= b->emfile_logged + 1000)) {
 		b->emfile_logged = loop_now(b->loop) + 1;
 		log_warn("out of file descriptors; refusing connections clients=%u", b->nclients);
 	}
+	return fd >= 0;
 }
 
 /* The reserve fd could not be had back: stop watching the listener for a
@@ -280,11 +284,13 @@ static void on_accept(struct watch *w, uint32_t events)
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
 			if (errno == EMFILE || errno == ENFILE) {
-				accept_out_of_fds(b);
+				bool took = accept_out_of_fds(b);
 				if (b->reserve_fd < 0) {
 					pause_accepting(b);
 					return;
 				}
+				if (!took)
+					return;
 				continue;
 			}
 			if (errno != EAGAIN)
