@@ -7,6 +7,7 @@
  * The subscribers are plain non-blocking sockets read through one epoll
  * set, not jt_conns (whose buffers are sized for big frames); the test
  * process raises its own RLIMIT_NOFILE, which the broker inherits.
+ * JT_LOAD_VERBOSE=1 prints how long the phases took.
  */
 #include <errno.h>
 #include <fcntl.h>
