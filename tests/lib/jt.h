@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #define JT_TIMEOUT_MS 5000
@@ -45,6 +46,17 @@ TCase *jt_tcase(Suite *s, const char *name, SFun setup, SFun teardown, int timeo
 /* One jt_tcase per row of cases[0..n), all with the same fixture and timeout. */
 void jt_add_cases(Suite *s, const struct jt_case *cases, size_t n, SFun setup, SFun teardown,
 		  int timeout_s);
+
+/*
+ * ck_assert_msg(expr, fmt, ...) without its cost when expr holds: Check records the place of
+ * every assertion that passes (a message through a file, read back after the test), which
+ * adds up to seconds (minutes under ASan) in loops over 100,000s of frames. For hot loops.
+ */
+#define jt_require(expr, ...)                                                                      \
+	do {                                                                                       \
+		if (!(expr))                                                                       \
+			ck_abort_msg(__VA_ARGS__);                                                 \
+	} while (0)
 
 /* Bytes made printable (\xNN escapes) for failure messages; 4 rotating buffers. */
 const char *jt_show(const void *p, size_t n);
@@ -257,10 +269,21 @@ void jt_proc_kill_all(void);
 
 /* Fork the holder: it sends hello ('\n' added) to jt_b.path; its pid once its welcome came. */
 pid_t jt_holder_start(const char *hello);
+/*
+ * Fork the holder with any first bytes: it connects to jt_b.path and writes bytes[0..n) as
+ * they are (n 0: nothing, a client that only connected; a half frame, without its '\n'). It
+ * then reads and counts lines; after max_lines lines (< 0: never) it stops reading for good,
+ * still connected. Returns its pid once the connect and the write are done (the bytes are in
+ * the socket; whether the broker has read them is the test's to find out).
+ */
+pid_t jt_holder_start_raw(const void *bytes, size_t n, int max_lines);
 /* Wait until the holder has received n more lines (it only reads and counts them). */
 void jt_holder_lines(int n);
-/* SIGKILL and reap the holder if there is one (jt_proc_kill_all does it: one per test). */
-void jt_holder_kill(void);
+/*
+ * SIGKILL and reap the holder if there is one (jt_proc_kill_all does it: one per test).
+ * Returns its waitpid status (WTERMSIG SIGKILL unless it had ended by itself), -1 if none.
+ */
+int jt_holder_kill(void);
 
 /* section: the jbus tool (jt_cli.c) */
 
@@ -282,3 +305,30 @@ struct jt_proc *jt_jbus_sub(const char *const *args, const char *sync_topic,
 void jt_sync_pub(const char *topic);
 /* Send "sync" to name as "syncer" until the broker accepts it (name is connected). */
 void jt_sync_send(const char *name);
+
+/* section: the broker's process as the kernel sees it, and fd limits (jt_sys.c) */
+
+/* VmRSS of pid in KiB, from /proc/<pid>/status. */
+long jt_pid_rss_kib(pid_t pid);
+/*
+ * Open file descriptors of pid (the entries of /proc/<pid>/fd): returns how many; the first
+ * cap of them, in ascending order, go to fds (may be NULL with cap 0).
+ */
+int jt_pid_fds(pid_t pid, int *fds, size_t cap);
+/* What fd of pid refers to (the /proc/<pid>/fd/<fd> link: a path, "socket:[...]"), "" if closed. */
+const char *jt_pid_fd_target(pid_t pid, int fd);
+/* The open flags of fd in pid (/proc/<pid>/fdinfo/<fd>: O_CLOEXEC included), -1 if it is closed. */
+int jt_pid_fd_flags(pid_t pid, int fd);
+/* CPU time pid has used, user plus system, in ms (/proc/<pid>/stat; clock-tick resolution). */
+int64_t jt_pid_cpu_ms(pid_t pid);
+/*
+ * Set the soft RLIMIT_NOFILE of the running process pid (prlimit(2)), the hard limit kept;
+ * returns the limits it had, for the test to restore.
+ */
+struct rlimit jt_pid_set_nofile(pid_t pid, rlim_t soft);
+/*
+ * Raise this process's RLIMIT_NOFILE to at least n (soft, and the hard limit too if it is
+ * lower: root may); fails the test if that is not allowed. Brokers started afterwards
+ * inherit it.
+ */
+void jt_nofile_at_least(rlim_t n);

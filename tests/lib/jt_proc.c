@@ -247,52 +247,80 @@ static struct {
 	int rd;	   /* one byte per line the holder received */
 } holder;
 
-/* In the child: connect, send line, then write a byte to wr per line received. */
-static void holder_main(const char *path, const char *line, int wr)
+/*
+ * In the child: connect, send bytes[0..n), tell wr ('w'), then write an 'l' to wr per line
+ * received, up to max_lines (< 0: no bound); after max_lines it stops reading for good.
+ */
+static void holder_main(const char *path, const char *bytes, size_t n, int max_lines, int wr)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char buf[4096];
-	int fd;
+	int fd, lines = 0;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	/* the test's other sockets must close when the test closes them */
-	for (fd = 3; fd < 1024; fd++)
-		if (fd != wr)
-			close(fd);
+	/* the test's other sockets must close when the test closes them, however many it has */
+	if (wr > 3)
+		close_range(3, (unsigned)wr - 1, 0);
+	close_range((unsigned)wr + 1, ~0U, 0);
 	if (strlen(path) >= sizeof(sa.sun_path))
 		_exit(1);
 	memcpy(sa.sun_path, path, strlen(path) + 1);
 	fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    write(fd, line, strlen(line)) != (ssize_t)strlen(line))
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		_exit(1);
-	for (;;) {
-		ssize_t n = read(fd, buf, sizeof(buf));
+	for (size_t off = 0; off < n;) {
+		ssize_t w = write(fd, bytes + off, n - off);
 
-		if (n <= 0)
-			_exit(2);
-		for (ssize_t i = 0; i < n; i++)
-			if (buf[i] == '\n' && write(wr, "l", 1) != 1)
-				_exit(3);
+		if (w <= 0)
+			_exit(1);
+		off += (size_t)w;
 	}
+	if (write(wr, "w", 1) != 1)
+		_exit(3);
+	while (max_lines < 0 || lines < max_lines) {
+		ssize_t r = read(fd, buf, sizeof(buf));
+
+		if (r <= 0)
+			_exit(2);
+		for (ssize_t i = 0; i < r && (max_lines < 0 || lines < max_lines); i++) {
+			if (buf[i] != '\n')
+				continue;
+			lines++;
+			if (write(wr, "l", 1) != 1)
+				_exit(3);
+		}
+	}
+	/* a client that stopped reading, still connected: only SIGKILL ends it */
+	for (;;)
+		pause();
+}
+
+pid_t jt_holder_start_raw(const void *bytes, size_t n, int max_lines)
+{
+	int p[2];
+	char c;
+
+	ck_assert_msg(holder.pid == 0, "one holder per test");
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	holder.pid = fork();
+	ck_assert_int_ge(holder.pid, 0);
+	if (holder.pid == 0)
+		holder_main(jt_b.path, bytes, n, max_lines, p[1]);
+	close(p[1]);
+	holder.rd = p[0];
+	/* connected and written: what the holder sent is in the broker's socket */
+	ck_assert_msg(read(holder.rd, &c, 1) == 1 && c == 'w', "the holder could not connect");
+	return holder.pid;
 }
 
 pid_t jt_holder_start(const char *hello)
 {
 	char line[4096];
-	int p[2];
+	int n = jt_fmt(line, sizeof(line), "%s\n", hello);
+	pid_t pid = jt_holder_start_raw(line, (size_t)n, -1);
 
-	ck_assert_msg(holder.pid == 0, "one holder per test");
-	jt_fmt(line, sizeof(line), "%s\n", hello);
-	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
-	holder.pid = fork();
-	ck_assert_int_ge(holder.pid, 0);
-	if (holder.pid == 0)
-		holder_main(jt_b.path, line, p[1]);
-	close(p[1]);
-	holder.rd = p[0];
 	jt_holder_lines(1);
-	return holder.pid;
+	return pid;
 }
 
 void jt_holder_lines(int n)
@@ -311,12 +339,16 @@ void jt_holder_lines(int n)
 	}
 }
 
-void jt_holder_kill(void)
+int jt_holder_kill(void)
 {
+	int st = -1;
+
 	if (holder.pid > 0) {
 		kill(holder.pid, SIGKILL);
-		waitpid(holder.pid, NULL, 0);
+		if (waitpid(holder.pid, &st, 0) != holder.pid)
+			st = -1;
 		close(holder.rd);
 	}
 	holder.pid = 0;
+	return st;
 }
