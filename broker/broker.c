@@ -215,6 +215,16 @@ static void refuse(struct broker *b, int fd, const char *code, const char *msg)
 	b->stats.rejected++;
 }
 
+/* At most one warning a second, however often the listener fires. */
+static void warn_out_of_fds(struct broker *b, const char *what)
+{
+	/* stored plus one, so that 0 means never */
+	if (b->emfile_logged && loop_now(b->loop) + 1 < b->emfile_logged + 1000)
+		return;
+	b->emfile_logged = loop_now(b->loop) + 1;
+	log_warn("out of file descriptors; %s clients=%u", what, b->nclients);
+}
+
 /* Returns true if it took a connection off the queue, false if none was
  * pending: the kernel reserves the new fd before looking at the queue, so a
  * full fd table gives EMFILE even with nothing to accept. */
@@ -227,14 +237,11 @@ static bool accept_out_of_fds(struct broker *b)
 	 * the loop would spin on it */
 	b->reserve_fd = safe_close(b->reserve_fd);
 	fd = accept4(b->listener.w.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (fd >= 0)
+	if (fd >= 0) {
 		refuse(b, fd, "limit_reached", "the broker is out of file descriptors");
-	b->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	/* stored plus one, so that 0 means never */
-	if (fd >= 0 && (!b->emfile_logged || loop_now(b->loop) + 1 >= b->emfile_logged + 1000)) {
-		b->emfile_logged = loop_now(b->loop) + 1;
-		log_warn("out of file descriptors; refusing connections clients=%u", b->nclients);
+		warn_out_of_fds(b, "refusing connections");
 	}
+	b->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	return fd >= 0;
 }
 
@@ -242,6 +249,7 @@ static bool accept_out_of_fds(struct broker *b)
  * while instead of waking up for a connection we cannot take. */
 static void pause_accepting(struct broker *b)
 {
+	warn_out_of_fds(b, "not accepting for 100 ms");
 	loop_mod(b->loop, &b->listener.w, 0);
 	loop_timer_arm(b->loop, &b->accept_timer, 100);
 }
