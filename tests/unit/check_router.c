@@ -209,7 +209,7 @@ START_TEST(test_router_unsubscribe_all)
 	ck_assert_uint_eq(R.nsubs, ARRAY_SIZE(pats) + 2);
 
 	router_unsubscribe_all(&R, &own[0].subs);
-	ck_assert(list_empty(&own[0].subs));
+	ck_assert(list_empty(&own[0].subs.subs));
 	ck_assert_uint_eq(R.nsubs, 2);
 	ck_assert_uint_eq(R.nnodes, 2);
 	h = match("a");
@@ -224,7 +224,7 @@ START_TEST(test_router_unsubscribe_all)
 	ck_assert_uint_eq(R.nsubs, 2);
 
 	router_unsubscribe_all(&R, &own[1].subs);
-	ck_assert(list_empty(&own[1].subs));
+	ck_assert(list_empty(&own[1].subs.subs));
 	ck_assert_uint_eq(R.nsubs, 0);
 	ck_assert_uint_eq(R.nnodes, 0);
 	ck_assert_int_eq(match("a").total, 0);
@@ -335,8 +335,8 @@ START_TEST(test_router_fini_live)
 	ck_assert_int_eq(sub(1, "a/b"), 0);
 	ck_assert_int_eq(sub(1, "+"), 0);
 	router_fini(&R);
-	ck_assert(list_empty(&own[0].subs));
-	ck_assert(list_empty(&own[1].subs));
+	ck_assert(list_empty(&own[0].subs.subs));
+	ck_assert(list_empty(&own[1].subs.subs));
 	ck_assert_uint_eq(R.nsubs, 0);
 	ck_assert_uint_eq(R.nnodes, 0);
 	/* the router can be set up again (teardown finalises it once more) */
@@ -549,7 +549,7 @@ START_TEST(test_router_differential)
 	/* half the owners go away at once */
 	for (int o = 0; o < NOWN / 2; o++) {
 		router_unsubscribe_all(&R, &own[o].subs);
-		ck_assert(list_empty(&own[o].subs));
+		ck_assert(list_empty(&own[o].subs.subs));
 		for (size_t i = 0; i < nmodel; i++)
 			if (model[i].owner == o)
 				model[i].live = false;
