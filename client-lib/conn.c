@@ -73,7 +73,8 @@ void conn_set_state(jbus_conn *c, enum jbus_state st)
 
 /*
  * Queue hello, every live subscription (each with an id: the retained
- * messages after its ok are its own) and the monitor on a fresh socket.
+ * messages after its ok are its own; and with its on_full) and the monitor
+ * on a fresh socket.
  */
 static int start_session(jbus_conn *c)
 {
@@ -87,6 +88,7 @@ static int start_session(jbus_conn *c)
 	list_for_each_entry(s, &c->subs, link)
 		if (!s->dead)
 			wire_build_topic_op(&c->out, "sub", s->pattern, s->len,
+					    ops_on_full_name(s->on_full),
 					    conn_next_id(c, s->ok_id));
 	if (c->monitor)
 		wire_build_simple(&c->out, "monitor", none);
@@ -313,6 +315,12 @@ JBUS_EXPORT void jbus_conn_on_state(jbus_conn *c, jbus_state_fn fn, void *userda
 {
 	c->on_state = fn;
 	c->state_ud = userdata;
+}
+
+JBUS_EXPORT void jbus_conn_on_dropped(jbus_conn *c, jbus_dropped_fn fn, void *userdata)
+{
+	c->on_dropped = fn;
+	c->dropped_ud = userdata;
 }
 
 JBUS_EXPORT bool jbus_conn_last_error(const jbus_conn *c, const char **code, const char **message)

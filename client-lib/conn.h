@@ -22,6 +22,7 @@ struct lsub {
 	struct list_head link;
 	jbus_msg_fn fn;
 	void *ud;
+	enum jbus_on_full on_full; /* sent with every sub of it, reconnects included */
 	bool dead; /* unsubscribed during dispatch; freed when it returns */
 	/* id of the sub frame whose ok is awaited: the retained messages that
 	 * follow that ok are this pattern's alone (see conn_set_replay) */
@@ -67,6 +68,8 @@ struct jbus_conn {
 	void *error_ud;
 	jbus_state_fn on_state;
 	void *state_ud;
+	jbus_dropped_fn on_dropped; /* NULL: dropped notices go to on_error */
+	void *dropped_ud;
 
 	/* at most one synchronous call is in flight: they block */
 	struct {
@@ -146,8 +149,10 @@ int frame_msg_init(jbus_conn *c, struct jbus_msg *m, const struct wire_env *env,
 void frame_msg_done(struct jbus_msg *m);
 
 /* ops.c: the operations with an optional id (raw JSON, len 0: none). */
-int ops_subscribe(jbus_conn *c, const char *pattern, jbus_msg_fn fn, void *userdata,
-		  struct wire_raw id);
+int ops_subscribe(jbus_conn *c, const char *pattern, enum jbus_on_full on_full, jbus_msg_fn fn,
+		  void *userdata, struct wire_raw id);
+/* The on_full member of a sub frame: NULL for the default (disconnect), "drop", "latest". */
+const char *ops_on_full_name(enum jbus_on_full on_full);
 int ops_publish(jbus_conn *c, const char *topic, json_object *obj, const char *text, ssize_t len,
 		bool retain, struct wire_raw id);
 int ops_send(jbus_conn *c, const char *to, json_object *obj, const char *text, ssize_t len,

@@ -1,8 +1,8 @@
 /*
  * Frames from the broker, once conn.c has cut them out of the input: what
  * each op does (msg to the subscriptions, ok/pong/error to the pending
- * synchronous call, welcome to the state; req, reply and mon go on to
- * request.c), and the jbus_msg a callback receives.
+ * synchronous call, welcome to the state, dropped to its callback; req,
+ * reply and mon go on to request.c), and the jbus_msg a callback receives.
  *
  * Retained messages replayed after a sub belong to that sub alone: every
  * sub the library sends carries an id, its ok names the pattern, and the
@@ -201,6 +201,37 @@ static struct lsub *sub_answered(jbus_conn *c, const struct wire_value *id)
 	return NULL;
 }
 
+/*
+ * {"op":"dropped","topic":<pattern>,"count":N}: a drop/latest subscription lost N
+ * messages while the client was behind. Nothing is lost silently: without a dropped
+ * callback the error callback hears of it, as an error with the code "dropped".
+ */
+static int on_dropped_frame(jbus_conn *c, const struct wire_env *env)
+{
+	const struct wire_value *n = &env->f[WF_COUNT];
+	unsigned long long count;
+	const char *pattern;
+	char *end;
+
+	if (frame_copy_string(&env->f[WF_TOPIC], c->topic_buf, sizeof(c->topic_buf), &pattern) ||
+	    n->type != WIRE_T_NUMBER || *n->p == '-')
+		return JBUS_E_PROTOCOL;
+	errno = 0;
+	count = strtoull(n->p, &end, 10);
+	if (errno || end != n->p + n->len)
+		return JBUS_E_PROTOCOL;
+	if (c->on_dropped) {
+		c->on_dropped(c, pattern, count, c->dropped_ud);
+	} else if (c->on_error) {
+		char msg[WIRE_TOPIC_MAX + 64];
+
+		snprintf(msg, sizeof(msg), "dropped %llu message%s on '%s'", count,
+			 count == 1 ? "" : "s", pattern);
+		c->on_error(c, "dropped", msg, NULL, c->error_ud);
+	}
+	return 0;
+}
+
 /* ok and pong, and the answers of stats and clients, which carry data of their own */
 static int on_answer(jbus_conn *c, const struct wire_env *env, const char *line, size_t n,
 		     bool keep)
@@ -243,6 +274,8 @@ int frame_handle(jbus_conn *c, char *line, size_t n)
 		return on_error_frame(c, &env, line, n);
 	if (wire_value_is(op, "welcome"))
 		return on_welcome(c, &env);
+	if (wire_value_is(op, "dropped"))
+		return on_dropped_frame(c, &env);
 	return req_frame(c, op, &env, line, n);
 }
 

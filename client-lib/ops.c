@@ -23,7 +23,7 @@ static struct lsub *lsub_find(jbus_conn *c, const char *pattern, size_t n)
 
 /* Queue sub/unsub unless disconnected (the table is restored on reconnect). */
 static int queue_topic_op(jbus_conn *c, const char *op, const char *pattern, size_t n,
-			  struct wire_raw id)
+			  enum jbus_on_full on_full, struct wire_raw id)
 {
 	size_t mark;
 	int r;
@@ -33,18 +33,25 @@ static int queue_topic_op(jbus_conn *c, const char *op, const char *pattern, siz
 	r = conn_queue_begin(c, &mark);
 	if (r < 0)
 		return r;
-	wire_build_topic_op(&c->out, op, pattern, n, id);
+	wire_build_topic_op(&c->out, op, pattern, n, ops_on_full_name(on_full), id);
 	return conn_queue_end(c, mark);
 }
 
-int ops_subscribe(jbus_conn *c, const char *pattern, jbus_msg_fn fn, void *userdata,
-		  struct wire_raw id)
+const char *ops_on_full_name(enum jbus_on_full on_full)
+{
+	/* disconnect is left out: the broker's default, and the frame every release sent */
+	return on_full == JBUS_ON_FULL_DROP ? "drop" : on_full == JBUS_ON_FULL_LATEST ? "latest"
+										       : NULL;
+}
+
+int ops_subscribe(jbus_conn *c, const char *pattern, enum jbus_on_full on_full, jbus_msg_fn fn,
+		  void *userdata, struct wire_raw id)
 {
 	struct lsub *s;
 	size_t n;
 	int r;
 
-	if (!c || !pattern || !fn)
+	if (!c || !pattern || !fn || (unsigned)on_full > JBUS_ON_FULL_LATEST)
 		return -EINVAL;
 	n = strlen(pattern);
 	if (topic_check_pattern(pattern, n))
@@ -55,18 +62,25 @@ int ops_subscribe(jbus_conn *c, const char *pattern, jbus_msg_fn fn, void *userd
 	if (s) {
 		s->fn = fn;
 		s->ud = userdata;
-		/* already known to the broker; a synchronous caller still wants its ok */
-		if (!id.len)
+		/* already known to the broker: it needs a sub again for a new on_full (the
+		 * broker sets it on a repeated sub), a synchronous caller for its ok */
+		if (!id.len && on_full == s->on_full)
 			return 0;
-		memcpy(s->ok_id, id.p, id.len);
-		s->ok_id[id.len] = '\0';
-		return queue_topic_op(c, "sub", pattern, n, id);
+		if (id.len) {
+			memcpy(s->ok_id, id.p, id.len);
+			s->ok_id[id.len] = '\0';
+		}
+		r = queue_topic_op(c, "sub", pattern, n, on_full, id);
+		if (r == 0)
+			s->on_full = on_full;
+		return r;
 	}
 	s = malloc(sizeof(*s) + n + 1);
 	if (!s)
 		return -ENOMEM;
 	s->fn = fn;
 	s->ud = userdata;
+	s->on_full = on_full;
 	s->dead = false;
 	s->len = n;
 	memcpy(s->pattern, pattern, n + 1);
@@ -77,7 +91,7 @@ int ops_subscribe(jbus_conn *c, const char *pattern, jbus_msg_fn fn, void *userd
 	} else {
 		id = conn_next_id(c, s->ok_id);
 	}
-	r = queue_topic_op(c, "sub", pattern, n, id);
+	r = queue_topic_op(c, "sub", pattern, n, on_full, id);
 	if (r < 0) {
 		free(s);
 		return r;
@@ -88,9 +102,15 @@ int ops_subscribe(jbus_conn *c, const char *pattern, jbus_msg_fn fn, void *userd
 
 JBUS_EXPORT int jbus_subscribe(jbus_conn *c, const char *pattern, jbus_msg_fn fn, void *userdata)
 {
+	return jbus_subscribe_full(c, pattern, JBUS_ON_FULL_DISCONNECT, fn, userdata);
+}
+
+JBUS_EXPORT int jbus_subscribe_full(jbus_conn *c, const char *pattern, enum jbus_on_full on_full,
+				    jbus_msg_fn fn, void *userdata)
+{
 	struct wire_raw none = { 0 };
 
-	return ops_subscribe(c, pattern, fn, userdata, none);
+	return ops_subscribe(c, pattern, on_full, fn, userdata, none);
 }
 
 JBUS_EXPORT int jbus_unsubscribe(jbus_conn *c, const char *pattern)
@@ -115,7 +135,7 @@ JBUS_EXPORT int jbus_unsubscribe(jbus_conn *c, const char *pattern)
 		list_del(&s->link);
 		free(s);
 	}
-	return queue_topic_op(c, "unsub", pattern, n, none);
+	return queue_topic_op(c, "unsub", pattern, n, JBUS_ON_FULL_DISCONNECT, none);
 }
 
 /*

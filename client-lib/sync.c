@@ -197,14 +197,22 @@ JBUS_EXPORT int jbus_send_text_sync(jbus_conn *c, const char *to, const char *js
 JBUS_EXPORT int jbus_subscribe_sync(jbus_conn *c, const char *pattern, jbus_msg_fn fn,
 				    void *userdata, int timeout_ms)
 {
+	return jbus_subscribe_full_sync(c, pattern, JBUS_ON_FULL_DISCONNECT, fn, userdata,
+					timeout_ms);
+}
+
+JBUS_EXPORT int jbus_subscribe_full_sync(jbus_conn *c, const char *pattern,
+					 enum jbus_on_full on_full, jbus_msg_fn fn, void *userdata,
+					 int timeout_ms)
+{
 	if (!c)
 		return -EINVAL;
 	if (c->depth)
 		return -EBUSY;
 	if (c->state == JBUS_STATE_DISCONNECTED)
 		return -ENOTCONN;
-	return sync_finish(c, ops_subscribe(c, pattern, fn, userdata, sync_begin(c)), timeout_ms,
-			   NULL);
+	return sync_finish(c, ops_subscribe(c, pattern, on_full, fn, userdata, sync_begin(c)),
+			   timeout_ms, NULL);
 }
 
 JBUS_EXPORT int jbus_ping(jbus_conn *c, int timeout_ms)

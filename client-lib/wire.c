@@ -307,13 +307,15 @@ void wire_build_will(struct wire_buf *b, const char *topic, size_t topic_len, st
 }
 
 void wire_build_topic_op(struct wire_buf *b, const char *op, const char *topic, size_t topic_len,
-			 struct wire_raw id)
+			 const char *on_full, struct wire_raw id)
 {
 	wire_buf_puts(b, "{\"op\":\"");
 	wire_buf_puts(b, op);
 	wire_buf_puts(b, "\"");
 	put_id(b, id);
 	put_str_member(b, ",\"topic\":", topic, topic_len);
+	if (on_full)
+		put_str_member(b, ",\"on_full\":", on_full, strlen(on_full));
 	wire_buf_puts(b, "}\n");
 }
 

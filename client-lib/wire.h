@@ -224,11 +224,14 @@ void wire_build_hello(struct wire_buf *b, const char *name, size_t name_len, str
 /* The will object: {"topic":..[,"data":..][,"retain":true]}. */
 void wire_build_will(struct wire_buf *b, const char *topic, size_t topic_len, struct wire_raw data,
 		     bool retain);
-/* op is "sub" or "unsub". */
+/*
+ * {"op":<op>[,"id":..],"topic":..[,"on_full":..]}: op is "sub" or "unsub"; on_full is a
+ * sub's "drop" or "latest", NULL to leave it out (the broker's default, "disconnect").
+ */
+void wire_build_topic_op(struct wire_buf *b, const char *op, const char *topic, size_t topic_len,
+			 const char *on_full, struct wire_raw id);
 /* {"op":"dropped","topic":<pattern>,"count":N}: what a drop/latest subscription missed. */
 void wire_build_dropped(struct wire_buf *b, const char *pattern, size_t len, uint64_t count);
-void wire_build_topic_op(struct wire_buf *b, const char *op, const char *topic, size_t topic_len,
-			 struct wire_raw id);
 void wire_build_pub(struct wire_buf *b, const char *topic, size_t topic_len, struct wire_raw data,
 		    bool retain, struct wire_raw id);
 /* {"op":"req","to":..,"id":..[,"data":..][,"timeout_ms":..]}; timeout_ms 0: none. */

@@ -235,6 +235,14 @@ void cli_on_error(jbus_conn *c, const char *code, const char *message, const cha
 	cli->status = CLI_FAIL;
 }
 
+char *cli_one_line(char *s)
+{
+	for (char *p = s; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
+	return s;
+}
+
 int cli_code_error(const char *code, const char *fmt, ...)
 {
 	char msg[2048];
@@ -244,10 +252,7 @@ int cli_code_error(const char *code, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	/* one line, whatever the message carries */
-	for (char *p = msg; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = ' ';
-	fprintf(stderr, "jbus: %s: %s\n", code, msg);
+	fprintf(stderr, "jbus: %s: %s\n", code, cli_one_line(msg));
 	return CLI_FAIL;
 }
 

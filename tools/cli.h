@@ -146,6 +146,8 @@ int cli_fail(const struct cli *cli, jbus_conn *c, int r, const char *fmt, ...) _
  * and makes cli->status CLI_FAIL.
  */
 void cli_on_error(jbus_conn *c, const char *code, const char *message, const char *id, void *ud);
+/* Control characters in s become spaces, so that it prints as one line; returns s. */
+char *cli_one_line(char *s);
 /*
  * An error that has a code, in the form of the issue-4 subcommands: one
  * line "jbus: CODE: MESSAGE" on stderr (control characters in the message

@@ -118,18 +118,19 @@ static int clients_table(const struct cli *cli, json_object *o)
 		int len = (int)strlen(str_of(json_object_array_get_idx(list, i), "name"));
 		w = len > w ? len : w;
 	}
-	r = out(cli, "%-*s %7s %6s %6s %-19s %9s %9s %8s %-7s %s", w, "NAME", "PID", "UID", "GID",
-		"SINCE", "IN", "OUT", "QUEUED", "MONITOR", "SUBS");
+	r = out(cli, "%-*s %7s %6s %6s %-19s %9s %9s %8s %8s %-7s %s", w, "NAME", "PID", "UID",
+		"GID", "SINCE", "IN", "OUT", "QUEUED", "DROPPED", "MONITOR", "SUBS");
 	for (size_t i = 0; i < n && r == 0; i++) {
 		json_object *e = json_object_array_get_idx(list, i);
 		char subs[2048], when[32];
 
 		join_subs(e, subs, sizeof(subs));
 		since(e, when, sizeof(when));
-		r = out(cli, "%-*s %7s %6s %6s %-19s %9s %9s %8s %-7s %s", w, str_of(e, "name"),
+		r = out(cli, "%-*s %7s %6s %6s %-19s %9s %9s %8s %8s %-7s %s", w, str_of(e, "name"),
 			str_of(e, "pid"), str_of(e, "uid"), str_of(e, "gid"), when,
 			str_of(e, "frames_in"), str_of(e, "frames_out"), str_of(e, "queued_bytes"),
-			!strcmp(str_of(e, "monitor"), "true") ? "yes" : "no", subs);
+			str_of(e, "dropped"), !strcmp(str_of(e, "monitor"), "true") ? "yes" : "no",
+			subs);
 	}
 	return r;
 }
@@ -206,8 +207,9 @@ const struct cli_cmd cmd_clients = {
 	.summary = "list the clients connected to the broker",
 	.help = "List the clients connected to the broker, one line each under a header:\n"
 		"name, pid, uid, gid, connected since (local time), frames received from\n"
-		"and sent to it, bytes queued for it, whether it is a monitor, and its\n"
-		"subscription patterns. This tool's own connection is in the list.\n"
+		"and sent to it, bytes queued for it, messages its --on-full drop/latest\n"
+		"subscriptions lost, whether it is a monitor, and its subscription\n"
+		"patterns. This tool's own connection is in the list.\n"
 		"\n"
 		"Options:\n"
 		"      --json   print the broker's answer as it came, one JSON object\n",

@@ -15,6 +15,10 @@
  * many of a client's patterns match, but the library runs the callback of
  * every matching pattern; see first_callback() for how the repeats of one
  * frame are recognised with the public API alone.
+ *
+ * With --on-full drop or latest (sub, listen) the broker may lose messages
+ * when the tool falls behind; it says how many, and that goes to stderr as
+ * one line in every output format, so stdout stays one message per line.
  */
 #include "cli.h"
 
@@ -35,6 +39,7 @@ enum fmt {
 
 enum {
 	OPT_DATA = 256,
+	OPT_ON_FULL,
 };
 
 enum recv_kind { RECV_SUB, RECV_LISTEN, RECV_MONITOR };
@@ -43,6 +48,7 @@ struct recv_opts {
 	unsigned long long count; /* -C, 0: no limit */
 	long long wait_ms;        /* -W, 0: none */
 	enum fmt fmt;
+	enum jbus_on_full on_full; /* --on-full, for every pattern */
 	bool data, verbose;
 	const char **patterns; /* sub: its arguments; listen: the -t values */
 	size_t npatterns;
@@ -89,6 +95,17 @@ static int recv_option(struct cli *cli, int opt, const char *arg, void *opts)
 		return CLI_OK;
 	case 't':
 		o->patterns[o->npatterns++] = arg;
+		return CLI_OK;
+	case OPT_ON_FULL:
+		if (!strcmp(arg, "disconnect"))
+			o->on_full = JBUS_ON_FULL_DISCONNECT;
+		else if (!strcmp(arg, "drop"))
+			o->on_full = JBUS_ON_FULL_DROP;
+		else if (!strcmp(arg, "latest"))
+			o->on_full = JBUS_ON_FULL_LATEST;
+		else
+			return cli_usage(cli, "invalid --on-full value '%s' (%s)", arg,
+					 "disconnect, drop or latest");
 		return CLI_OK;
 	}
 	return cli_usage(cli, "unknown option");
@@ -262,6 +279,22 @@ static void on_pattern(jbus_conn *c, const jbus_msg *m, void *ud)
 		show(p->r, m);
 }
 
+/*
+ * The broker lost messages of a --on-full drop/latest subscription: one line
+ * on stderr, after the lines of the messages that came before it. Not a
+ * failure: the user asked for losses rather than a disconnect.
+ */
+static void on_dropped(jbus_conn *c, const char *pattern, unsigned long long count, void *ud)
+{
+	struct recv *r = ud;
+	char p[1100]; /* a pattern is at most 1024 bytes */
+
+	snprintf(p, sizeof(p), "%s", pattern);
+	flush(r);
+	cli_error(r->cli, "dropped %llu message%s on '%s'", count, count == 1 ? "" : "s",
+		  cli_one_line(p));
+}
+
 /* Direct messages (and published ones no pattern claims). */
 static void on_other(jbus_conn *c, const jbus_msg *m, void *ud)
 {
@@ -287,7 +320,8 @@ static int subscribe_all(struct recv *r, jbus_conn *c, int sfd)
 
 		r->pats[i] = (struct pattern){ r, i };
 		r->have_last = false; /* the set of matching patterns changes */
-		e = jbus_subscribe_sync(c, pat, on_pattern, &r->pats[i], CLI_TIMEOUT_MS);
+		e = jbus_subscribe_full_sync(c, pat, r->o->on_full, on_pattern, &r->pats[i],
+					     CLI_TIMEOUT_MS);
 		if (e == JBUS_E_BAD_TOPIC)
 			return cli_usage(r->cli, "invalid pattern '%s' (%s)", pat,
 					 "'+' and '#' only as whole levels, '#' last");
@@ -346,9 +380,10 @@ static int start_monitor(struct recv *r, jbus_conn *c)
 static int recv_run(struct cli *cli, int argc, char **argv, enum recv_kind kind)
 {
 	bool listen = kind == RECV_LISTEN;
-	/* listen's -t first: sub's table starts after it */
+	/* listen's -t first, then --on-full: sub's table starts after -t, monitor's after both */
 	static const struct option longopts[] = {
 		{ "topic", required_argument, NULL, 't' },
+		{ "on-full", required_argument, NULL, OPT_ON_FULL },
 		{ "count", required_argument, NULL, 'C' },
 		{ "timeout", required_argument, NULL, 'W' },
 		{ "data", no_argument, NULL, OPT_DATA },
@@ -371,8 +406,9 @@ static int recv_run(struct cli *cli, int argc, char **argv, enum recv_kind kind)
 		status = CLI_FAIL;
 		goto out;
 	}
-	if (!cli_parse(cli, argc, argv, listen ? "C:W:vt:" : "C:W:v", listen ? longopts : longopts + 1,
-		       recv_option, &o, &first, &status))
+	if (!cli_parse(cli, argc, argv, listen ? "C:W:vt:" : "C:W:v",
+		       longopts + (listen ? 0 : kind == RECV_SUB ? 1 : 2), recv_option, &o, &first,
+		       &status))
 		goto out;
 	status = CLI_USAGE;
 	if (o.data && o.verbose) {
@@ -418,6 +454,7 @@ static int recv_run(struct cli *cli, int argc, char **argv, enum recv_kind kind)
 	status = cli_connect(cli, name, on_other, &r, &c);
 	if (status != CLI_OK)
 		goto out;
+	jbus_conn_on_dropped(c, on_dropped, &r);
 	status = kind == RECV_MONITOR ? start_monitor(&r, c) : subscribe_all(&r, c, sfd);
 	if (status != CLI_OK)
 		goto out;
@@ -463,6 +500,15 @@ static int monitor_run(struct cli *cli, int argc, char **argv)
 	"  -v, --verbose         print 'TOPIC DATA' for people ('@FROM DATA' for a\n"             \
 	"                        direct message)\n"
 
+#define ON_FULL_HELP(cmd)                                                                          \
+	"      --on-full MODE    what the broker does with the messages of the\n"                 \
+	"                        subscriptions when this tool falls behind: disconnect\n"        \
+	"                        it (the default), drop what does not fit, or keep only\n"       \
+	"                        the latest message of each topic; each loss is one\n"           \
+	"                        line on standard error, 'jbus " cmd ": dropped N\n"             \
+	"                        messages on 'PATTERN'', which does not change the\n"            \
+	"                        exit status\n"
+
 #define RECV_END_HELP                                                                              \
 	"\n"                                                                                       \
 	"Each line is written as soon as the message arrives, so pipes and jq see it\n"         \
@@ -482,7 +528,7 @@ const struct cli_cmd cmd_sub = {
 		"the broker has confirmed every subscription. Direct messages to the name\n"
 		"given with -n are printed too.\n"
 		"\n"
-		"Options:\n" RECV_OPTIONS_HELP RECV_END_HELP,
+		"Options:\n" RECV_OPTIONS_HELP ON_FULL_HELP("sub") RECV_END_HELP,
 	.run = sub_run,
 };
 
@@ -499,7 +545,7 @@ const struct cli_cmd cmd_listen = {
 		"\n"
 		"Options:\n"
 		"  -t, --topic PATTERN   also subscribe to PATTERN (repeatable)\n" RECV_OPTIONS_HELP
-			RECV_END_HELP,
+			ON_FULL_HELP("listen") RECV_END_HELP,
 	.run = listen_run,
 };
 

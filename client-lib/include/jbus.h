@@ -17,6 +17,8 @@
  *
  * Beyond publish/subscribe and direct messages: requests to a named client
  * and serving them (jbus_request(), jbus_call(), jbus_conn_on_request()),
+ * subscriptions that lose messages rather than the connection when the
+ * application falls behind (jbus_subscribe_full(), jbus_conn_on_dropped()),
  * retained messages (JBUS_PUB_RETAIN), a last will (jbus_conn_new_will()),
  * the broker's introspection (jbus_stats(), jbus_clients(),
  * jbus_monitor()), and publishing without a connection through the
@@ -184,7 +186,8 @@ JBUS_EXPORT enum jbus_state jbus_conn_state(const jbus_conn *c);
  * Automatic reconnect (off by default). When the broker goes away, the
  * connection is retried with a backoff from 100 ms doubling up to 5 s;
  * once back, the same name (if the application chose one) and every
- * subscription are restored. The state callback reports each change.
+ * subscription (with its on_full) are restored. The state callback reports
+ * each change.
  * Frames queued but not written when the connection was lost are
  * discarded and counted in jbus_conn_dropped(); pending synchronous calls
  * fail with JBUS_E_CLOSED. While disconnected, get_fd() is -1 and
@@ -193,7 +196,9 @@ JBUS_EXPORT enum jbus_state jbus_conn_state(const jbus_conn *c);
  * JBUS_STATE_CONNECTED).
  */
 JBUS_EXPORT void jbus_conn_set_reconnect(jbus_conn *c, bool on);
-/* Frames discarded because the connection was lost before they were written. */
+/* Frames discarded because the connection was lost before they were written
+ * (messages the broker drops for JBUS_ON_FULL_DROP/_LATEST subscriptions are
+ * reported by jbus_conn_on_dropped() instead). */
 JBUS_EXPORT unsigned long long jbus_conn_dropped(const jbus_conn *c);
 
 /* section: callbacks */
@@ -215,10 +220,28 @@ typedef void (*jbus_error_fn)(jbus_conn *c, const char *code, const char *messag
 
 typedef void (*jbus_state_fn)(jbus_conn *c, enum jbus_state state, void *userdata);
 
+/*
+ * The broker lost count (>= 1) messages of the subscription to pattern (as
+ * subscribed, made with JBUS_ON_FULL_DROP or _LATEST) while this client was
+ * behind; see jbus_subscribe_full(). It runs once the client has caught up,
+ * before any later message of that subscription. The pattern may be one the
+ * application unsubscribed a moment ago (the broker had sent it first).
+ */
+typedef void (*jbus_dropped_fn)(jbus_conn *c, const char *pattern, unsigned long long count,
+				void *userdata);
+
 /* Direct messages, and published ones no local subscription claims. */
 JBUS_EXPORT void jbus_conn_on_message(jbus_conn *c, jbus_msg_fn fn, void *userdata);
 JBUS_EXPORT void jbus_conn_on_error(jbus_conn *c, jbus_error_fn fn, void *userdata);
 JBUS_EXPORT void jbus_conn_on_state(jbus_conn *c, jbus_state_fn fn, void *userdata);
+/*
+ * The broker's notices of lost messages. Without this callback (fn NULL, the
+ * default) each notice reaches the error callback instead, with the code
+ * "dropped", the message "dropped N messages on 'PATTERN'" and no id (the
+ * connection stays up); with neither callback it is ignored, as error frames
+ * are.
+ */
+JBUS_EXPORT void jbus_conn_on_dropped(jbus_conn *c, jbus_dropped_fn fn, void *userdata);
 
 /* section: messages */
 
@@ -250,13 +273,57 @@ JBUS_EXPORT bool jbus_msg_error(const jbus_msg *m, const char **code, const char
 /* section: operations (queued; written by dispatch/flush) */
 
 /* Subscribe to a pattern: fn receives each matching message. One callback
- * per pattern; subscribing again replaces fn/userdata. When several of a
- * connection's patterns match a topic, each of their callbacks runs once.
+ * per pattern; subscribing again replaces fn/userdata (and makes it a
+ * JBUS_ON_FULL_DISCONNECT subscription again, see jbus_subscribe_full()).
+ * When several of a connection's patterns match a topic, each of their
+ * callbacks runs once.
  * Return: 0, JBUS_E_BAD_TOPIC, -ENOMEM, -ENOTCONN (disconnected and no
  * reconnect). */
 JBUS_EXPORT int jbus_subscribe(jbus_conn *c, const char *pattern, jbus_msg_fn fn,
 			       void *userdata);
 JBUS_EXPORT int jbus_unsubscribe(jbus_conn *c, const char *pattern);
+
+/*
+ * What the broker does with a subscription's messages when its queue for
+ * this client is full because the application does not read fast enough
+ * (docs/protocol.md, "Slow consumers").
+ */
+enum jbus_on_full {
+	JBUS_ON_FULL_DISCONNECT = 0, /* disconnect the client as a slow consumer (the default) */
+	JBUS_ON_FULL_DROP,           /* discard the messages that do not fit, and count them */
+	JBUS_ON_FULL_LATEST,         /* keep only the newest message of each topic until the
+					client caught up (state topics), counting the others */
+};
+
+/**
+ * jbus_subscribe_full() - subscribe, choosing what happens when the client falls behind.
+ * @c:        the connection
+ * @pattern:  the pattern, as for jbus_subscribe()
+ * @on_full:  JBUS_ON_FULL_DISCONNECT (what jbus_subscribe() does), JBUS_ON_FULL_DROP or
+ *            JBUS_ON_FULL_LATEST
+ * @fn:       receives each matching message
+ * @userdata: for fn
+ *
+ * With DROP or LATEST the broker loses messages of this subscription rather
+ * than the connection when its queue for this client is full: the client is
+ * then "behind" until the queue has drained to half its limit. DROP
+ * discards what does not fit; LATEST keeps the newest message of each topic
+ * and delivers those once the client has caught up. Either way the client
+ * learns how many messages were lost before it sees the subscription's next
+ * one: jbus_conn_on_dropped() receives the pattern and the count (without
+ * it, the error callback does). Other frames (answers, direct messages,
+ * requests, messages of DISCONNECT subscriptions) never wait: when they do
+ * not fit, the client is disconnected as a slow consumer. A message matching
+ * several subscriptions follows the strictest: DISCONNECT, then LATEST, then
+ * DROP.
+ *
+ * Subscribing again to a pattern replaces fn/userdata and sets on_full anew.
+ * A reconnect restores each subscription with its on_full.
+ *
+ * Return: as jbus_subscribe(); -EINVAL for an on_full not listed above.
+ */
+JBUS_EXPORT int jbus_subscribe_full(jbus_conn *c, const char *pattern, enum jbus_on_full on_full,
+				    jbus_msg_fn fn, void *userdata);
 
 /* Publish data (NULL: null). Return: 0, JBUS_E_BAD_TOPIC, -EMSGSIZE
  * (frame larger than the broker's max_frame), -ENOBUFS (more than 64 MiB
@@ -349,6 +416,10 @@ JBUS_EXPORT int jbus_send_text_sync(jbus_conn *c, const char *to, const char *js
 /* Subscribe and wait until the broker confirmed it. */
 JBUS_EXPORT int jbus_subscribe_sync(jbus_conn *c, const char *pattern, jbus_msg_fn fn,
 				    void *userdata, int timeout_ms);
+/* jbus_subscribe_full() and wait until the broker confirmed it. */
+JBUS_EXPORT int jbus_subscribe_full_sync(jbus_conn *c, const char *pattern,
+					 enum jbus_on_full on_full, jbus_msg_fn fn, void *userdata,
+					 int timeout_ms);
 /* Round trip to the broker. Return: 0, -ETIMEDOUT, or a dispatch error. */
 JBUS_EXPORT int jbus_ping(jbus_conn *c, int timeout_ms);
 

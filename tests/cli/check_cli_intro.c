@@ -69,7 +69,7 @@ START_TEST(test_cli_stats)
 }
 END_TEST
 
-#define ROW "%-*s %7s %6s %6s %-19s %9s %9s %8s %-7s %s"
+#define ROW "%-*s %7s %6s %6s %-19s %9s %9s %8s %8s %-7s %s"
 
 START_TEST(test_cli_clients)
 {
@@ -88,16 +88,16 @@ START_TEST(test_cli_clients)
 	ck_assert_str_eq(p->err.p, "");
 	/* the name column is as wide as the longest name */
 	snprintf(want, sizeof(want), ROW, 5, "NAME", "PID", "UID", "GID", "SINCE", "IN", "OUT",
-		 "QUEUED", "MONITOR", "SUBS");
+		 "QUEUED", "DROPPED", "MONITOR", "SUBS");
 	jt_proc_expect_line(p, want);
 	snprintf(pid, sizeof(pid), "%d", (int)getpid());
 	snprintf(uid, sizeof(uid), "%d", (int)getuid());
 	snprintf(gid, sizeof(gid), "%d", (int)getgid());
 	line = jt_proc_line(p, &p->out);
-	snprintf(want, sizeof(want), ROW, 5, "alpha", pid, uid, gid, "", "", "", "", "", "");
+	snprintf(want, sizeof(want), ROW, 5, "alpha", pid, uid, gid, "", "", "", "", "", "", "");
 	ck_assert_msg(!strncmp(line, want, 27), "'%s' for '%s'", line, want);
 	/* hello and two subs in, welcome and two oks out */
-	snprintf(want, sizeof(want), " %9s %9s %8s %-7s %s", "3", "3", "0", "no", "a/#,b");
+	snprintf(want, sizeof(want), " %9s %9s %8s %8s %-7s %s", "3", "3", "0", "0", "no", "a/#,b");
 	ck_assert_str_eq(line + strlen(line) - strlen(want), want);
 	line = jt_proc_line(p, &p->out);
 	ck_assert_int_eq(strncmp(line, "me    ", 6), 0);

@@ -163,6 +163,84 @@ START_TEST(test_cli_bad_pattern_topic)
 }
 END_TEST
 
+/* section: --on-full */
+
+/* A 4 KiB queue: a subscriber that stops reading falls behind after a few hundred messages. */
+static void setup_small_queue(void)
+{
+	jt_broker_start_args(&jt_b, JT_ARGV("--queue-limit", "4K"));
+}
+
+/* How sub prints the sync message, and what it puts around the data of a message on lag/x. */
+static const struct {
+	const char *opt; /* NULL: the default, the frame as sent */
+	const char *sync, *before, *after;
+} lag_formats[] = {
+	{ "--data", "\"sync\"", "", "" },
+	{ "-v", "lag/sync \"sync\"", "lag/x ", "" },
+	{ NULL, "{\"op\":\"msg\",\"topic\":\"lag/sync\",\"from\":\"syncer\",\"data\":\"sync\"}",
+	  "{\"op\":\"msg\",\"topic\":\"lag/x\",\"from\":\"p\",\"data\":", "}" },
+};
+
+/* The next line of sub is message n of jt_pub_n (10 bytes of padding) in format f. */
+static void expect_lag_line(struct jt_proc *sub, int f, int n)
+{
+	char want[256];
+
+	jt_fmt(want, sizeof(want), "%s{\"n\":%d,\"pad\":\"xxxxxxxxxx\"}%s",
+	       lag_formats[f].before, n, lag_formats[f].after);
+	jt_proc_expect_line(sub, want);
+}
+
+/*
+ * --on-full drop: sub, stopped (SIGSTOP) while a client publishes, falls behind. Once it
+ * runs again it prints the messages it was sent, then one line on stderr, in every output
+ * format, saying how many it lost, then what comes after; SIGINT still ends it with 0.
+ * The publisher reads each ok: its "delivered" says whether sub was sent the message.
+ */
+START_TEST(test_cli_sub_on_full)
+{
+	const char *opt = lag_formats[_i].opt;
+	struct jt_proc *sub = jt_jbus_sub(opt ? JT_ARGV("--on-full", "drop", opt, "lag/#")
+					      : JT_ARGV("--on-full", "drop", "lag/#"),
+					  "lag/sync", lag_formats[_i].sync);
+	struct jt_conn *p = jt_client("p");
+	int n = 0, first;
+
+	jt_proc_signal(sub, SIGSTOP);
+	while (jt_pub_n(p, "lag/x", n, 10) == 1)
+		ck_assert_int_lt(++n, 5000);
+	first = n++;
+	for (; n < first + 5; n++)
+		ck_assert_int_eq(jt_pub_n(p, "lag/x", n, 10), 0);
+	jt_proc_signal(sub, SIGCONT);
+	for (int i = 0; i < first; i++)
+		expect_lag_line(sub, _i, i);
+	ck_assert_str_eq(jt_proc_line(sub, &sub->err), "jbus sub: dropped 5 messages on 'lag/#'");
+	ck_assert_int_eq(jt_pub_n(p, "lag/x", n, 10), 1);
+	expect_lag_line(sub, _i, n);
+	jt_proc_signal(sub, SIGINT);
+	ck_assert_int_eq(jt_proc_wait(sub), 0);
+	ck_assert_str_eq(jt_proc_rest(&sub->out), "");
+	ck_assert_str_eq(jt_proc_rest(&sub->err), "");
+}
+END_TEST
+
+/* A bad --on-full is a usage error; monitor has no subscriptions to apply it to. */
+START_TEST(test_cli_sub_on_full_bad)
+{
+	struct jt_proc *p = jt_jbus_run(JT_ARGV("-s", jt_b.path, "sub", "--on-full", "keep", "a"));
+
+	jt_proc_expect(p, 2, "",
+		       "jbus sub: invalid --on-full value 'keep' (disconnect, drop or latest)\n"
+		       "Try 'jbus sub --help' for more information.\n");
+	p = jt_jbus_run(JT_ARGV("-s", jt_b.path, "monitor", "--on-full", "drop"));
+	jt_proc_expect(p, 2, "",
+		       "jbus monitor: unknown option '--on-full'\n"
+		       "Try 'jbus monitor --help' for more information.\n");
+}
+END_TEST
+
 /* section: listen */
 
 /* listen without a name: it says which one it got once subscribed, and receives both kinds. */
@@ -222,9 +300,15 @@ Suite *jt_suite(void)
 		{ "bad_pattern_topic", test_cli_bad_pattern_topic },
 		{ "listen", test_cli_listen },
 		{ "listen_name_taken", test_cli_listen_name_taken },
+		{ "sub_on_full_bad", test_cli_sub_on_full_bad },
+	};
+	const struct jt_case small_queue[] = {
+		{ "sub_on_full", test_cli_sub_on_full,
+		  sizeof(lag_formats) / sizeof(lag_formats[0]) },
 	};
 	Suite *s = suite_create("cli_sub");
 
 	jt_add_cases(s, cases, sizeof(cases) / sizeof(cases[0]), jt_setup, jt_teardown, 60);
+	jt_add_cases(s, small_queue, 1, setup_small_queue, jt_teardown, 60);
 	return s;
 }

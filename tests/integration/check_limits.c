@@ -75,23 +75,12 @@ static int drain_slow(struct jt_conn *c, const char *op)
  */
 static void expect_slow_logged(const char *name)
 {
-	char path[PATH_MAX + 16], want[64], pid[32], *text = NULL;
-	size_t cap = 0;
-	bool found = false;
-	FILE *f;
+	char want[64], pid[32];
 
-	if (getenv("JT_VERBOSE"))
-		return;
-	snprintf(path, sizeof(path), "%s/jbusd.log", jt_b.dir);
 	snprintf(want, sizeof(want), "client=%s ", name);
 	snprintf(pid, sizeof(pid), "pid=%d ", (int)getpid());
-	f = fopen(path, "r");
-	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
-	while (!found && getline(&text, &cap, f) > 0)
-		found = strstr(text, "slow_consumer") && strstr(text, want) && strstr(text, pid);
-	free(text);
-	fclose(f);
-	ck_assert_msg(found, "no slow_consumer log line for %s in %s", name, path);
+	ck_assert_msg(jt_log_has(JT_ARGV("slow_consumer", want, pid)),
+		      "no slow_consumer log line for %s in %s/jbusd.log", name, jt_b.dir);
 }
 
 /* A fresh client is served: the broker survived whatever came before. */

@@ -109,6 +109,12 @@ void jt_broker_expect_exit(struct jt_broker *b);
 void jt_broker_freeze(struct jt_broker *b);
 /* SIGCONT b after jt_broker_freeze. */
 void jt_broker_thaw(struct jt_broker *b);
+/*
+ * Whether a line of jt_b's log (<jt_b.dir>/jbusd.log) contains every string of parts
+ * (NULL-terminated, e.g. JT_ARGV("slow_consumer", "client=x ")). Always true with
+ * JT_VERBOSE, where the log goes to the terminal instead.
+ */
+bool jt_log_has(const char *const *parts);
 /* <jt_b.dir>/retained: the --retain-file of jt_setup_retain_file, for restarts with it. */
 const char *jt_retain_file(void);
 /* Checked-fixture setup: jt_b on <fresh dir>/jbus.sock with --retain-file jt_retain_file(). */
@@ -202,6 +208,14 @@ struct jt_conn *jt_sub(struct jt_conn *c, const char *pattern);
 void jt_expect_msg(struct jt_conn *c, const char *topic, const char *from, const char *data);
 /* The value of one counter of the broker's stats, asked for on c. */
 int64_t jt_stat(struct jt_conn *c, const char *key);
+/* Largest padding of jt_pub_n. */
+#define JT_PAD_MAX 4000
+/*
+ * Publish message n, {"n":n,"pad":"xx..."} with pad bytes of padding, on topic with id n, and
+ * read its ok: returns its "delivered" (for knowing exactly which messages a slow subscriber
+ * was sent).
+ */
+int64_t jt_pub_n(struct jt_conn *c, const char *topic, int n, int pad);
 
 /* Field access: string (NULL if absent or not a string), int64. */
 const char *jt_str(json_object *o, const char *key);

@@ -156,6 +156,28 @@ void jt_setup_dir(void)
 	make_dir(&jt_b);
 }
 
+bool jt_log_has(const char *const *parts)
+{
+	char path[sizeof(jt_b.dir) + 16], *line = NULL;
+	size_t cap = 0;
+	bool found = false;
+	FILE *f;
+
+	if (getenv("JT_VERBOSE"))
+		return true;
+	jt_fmt(path, sizeof(path), "%s/jbusd.log", jt_b.dir);
+	f = fopen(path, "re");
+	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+	while (!found && getline(&line, &cap, f) > 0) {
+		found = true;
+		for (const char *const *p = parts; *p && found; p++)
+			found = strstr(line, *p) != NULL;
+	}
+	free(line);
+	fclose(f);
+	return found;
+}
+
 const char *jt_retain_file(void)
 {
 	static char file[sizeof(jt_b.dir) + 16];

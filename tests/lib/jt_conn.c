@@ -490,6 +490,24 @@ int64_t jt_stat(struct jt_conn *c, const char *key)
 	return v;
 }
 
+int64_t jt_pub_n(struct jt_conn *c, const char *topic, int n, int pad)
+{
+	char xs[JT_PAD_MAX];
+	json_object *o;
+	int64_t d;
+
+	ck_assert_int_le(pad, JT_PAD_MAX);
+	memset(xs, 'x', sizeof(xs));
+	jt_send(c,
+		"{\"op\":\"pub\",\"topic\":\"%s\",\"id\":%d,\"data\":{\"n\":%d,\"pad\":\"%.*s\"}}",
+		topic, n, n, pad, xs);
+	o = jt_expect(c, "ok");
+	ck_assert_int_eq(jt_int(o, "id"), n);
+	d = jt_int(o, "delivered");
+	json_object_put(o);
+	return d;
+}
+
 /* section: fields */
 
 const char *jt_str(json_object *o, const char *key)

@@ -420,6 +420,32 @@ START_TEST(test_wire_build_welcome)
 }
 END_TEST
 
+/* sub and unsub; a sub's on_full is the last member, and left out for the default */
+START_TEST(test_wire_build_topic_op)
+{
+	wire_build_topic_op(&gb, "sub", "a/#", 3, NULL, raw("1"));
+	assert_built(&gb, 0, "{\"op\":\"sub\",\"id\":1,\"topic\":\"a/#\"}\n");
+	gb_reset(0);
+	wire_build_topic_op(&gb, "sub", "s/\"q", 4, "latest", raw(NULL));
+	assert_built(&gb, 0, "{\"op\":\"sub\",\"topic\":\"s/\\\"q\",\"on_full\":\"latest\"}\n");
+	gb_reset(0);
+	wire_build_topic_op(&gb, "unsub", "x", 1, NULL, raw("\"u\""));
+	assert_built(&gb, 0, "{\"op\":\"unsub\",\"id\":\"u\",\"topic\":\"x\"}\n");
+}
+END_TEST
+
+START_TEST(test_wire_build_dropped)
+{
+	wire_build_dropped(&gb, "sensors/#", 9, 42);
+	assert_built(&gb, 0, "{\"op\":\"dropped\",\"topic\":\"sensors/#\",\"count\":42}\n");
+	gb_reset(0);
+	/* the pattern is re-encoded as a JSON string; len is honoured */
+	wire_build_dropped(&gb, "q\"\x01/#x", 5, UINT64_MAX);
+	assert_built(&gb, 0, "{\"op\":\"dropped\",\"topic\":\"q\\\"\\u0001/#\","
+			     "\"count\":18446744073709551615}\n");
+}
+END_TEST
+
 START_TEST(test_wire_build_msg)
 {
 	static const char data[] = "{ \"k\" : [1, 2] }";
@@ -726,6 +752,8 @@ Suite *jt_suite(void)
 		{ "build_error", test_wire_build_error },
 		{ "build_pong", test_wire_build_pong },
 		{ "build_welcome", test_wire_build_welcome },
+		{ "build_topic_op", test_wire_build_topic_op },
+		{ "build_dropped", test_wire_build_dropped },
 		{ "build_msg", test_wire_build_msg },
 		{ "build_msg_large", test_wire_build_msg_large },
 		{ "build_headroom", test_wire_build_headroom },
