@@ -211,7 +211,12 @@ static void do_sub(struct client *c, const struct wire_env *env)
 		return;
 	}
 	/* subscriptions are a set: repeating a sub is not an error; it sets on_full */
-	set_on_full(c, s, on_full);
+	if (s->on_full != on_full) {
+		lag_sub_settle(c, s);
+		if (!client_active(c))
+			return;
+		set_on_full(c, s, on_full);
+	}
 	dispatch_ok(c, id, NULL);
 	/* a new pattern learns the current state right after its ok */
 	if (r == 0)

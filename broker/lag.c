@@ -21,7 +21,7 @@ struct held {
 };
 
 struct sub_lag {
-	struct list_head link; /* c->lagging, in order of first loss */
+	struct list_head link; /* c->lagging, in order of first set-aside */
 	struct sub *sub;
 	uint64_t dropped;      /* lost since the last notice */
 	struct htable held;
@@ -141,42 +141,52 @@ bool lag_overflow(struct client *c, struct sub *gov, const char *topic, size_t t
 	return true;
 }
 
-void lag_catch_up(struct client *c)
+/* Queues l's notice and kept messages and frees l; false if c was closed meanwhile. */
+static bool settle(struct client *c, struct sub_lag *l)
 {
-	struct broker *b = c->b;
-	struct sub_lag *l;
 	struct held *h;
 	char pat[TOPIC_MAX];
 	struct wire_buf wb;
 
+	if (l->dropped) {
+		size_t n = router_sub_pattern(l->sub, pat, sizeof(pat));
+		wire_buf_init(&wb, FRAME_HEADROOM);
+		wire_build_dropped(&wb, pat, n, l->dropped);
+		l->dropped = 0;
+		/* owed, like the messages already accepted for it: not limited */
+		if (!client_queue_owed(c, frame_from_buf(&wb)))
+			return false;
+	}
+	while (!list_empty(&l->order)) {
+		h = list_first_entry(&l->order, struct held, link);
+		list_del(&h->link);
+		htable_remove(&l->held, &h->hn);
+		c->held_bytes -= h->f->len;
+		if (!client_queue_owed(c, h->f)) {
+			free(h);
+			return false;
+		}
+		c->b->stats.deliveries++;
+		free(h);
+	}
+	lag_free(c, l);
+	return true;
+}
+
+void lag_catch_up(struct client *c)
+{
 	if (c->episode_dropped)
 		log_episode(c, "caught_up");
 	c->behind = false;
-	while (!list_empty(&c->lagging) && c->state == CLIENT_ACTIVE) {
-		l = list_first_entry(&c->lagging, struct sub_lag, link);
-		if (l->dropped) {
-			size_t n = router_sub_pattern(l->sub, pat, sizeof(pat));
-			wire_buf_init(&wb, FRAME_HEADROOM);
-			wire_build_dropped(&wb, pat, n, l->dropped);
-			l->dropped = 0;
-			/* owed, like the messages already accepted for it: not limited */
-			if (!client_queue_owed(c, frame_from_buf(&wb)))
-				return;
-		}
-		while (!list_empty(&l->order)) {
-			h = list_first_entry(&l->order, struct held, link);
-			list_del(&h->link);
-			htable_remove(&l->held, &h->hn);
-			c->held_bytes -= h->f->len;
-			if (!client_queue_owed(c, h->f)) {
-				free(h);
-				return;
-			}
-			b->stats.deliveries++;
-			free(h);
-		}
-		lag_free(c, l);
-	}
+	while (!list_empty(&c->lagging) && c->state == CLIENT_ACTIVE)
+		if (!settle(c, list_first_entry(&c->lagging, struct sub_lag, link)))
+			return;
+}
+
+void lag_sub_settle(struct client *c, struct sub *s)
+{
+	if (s->lag)
+		settle(c, s->lag);
 }
 
 void lag_sub_gone(struct client *c, struct sub *s)

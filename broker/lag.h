@@ -30,6 +30,11 @@ bool lag_overflow(struct client *c, struct sub *gov, const char *topic, size_t t
 		  struct frame *f);
 /* c is behind and its queue has drained enough: queue the notices and kept messages. */
 void lag_catch_up(struct client *c);
+/*
+ * s (of c) changes its on_full: queue its notice and kept messages now, so
+ * that nothing it delivers under the new rule overtakes them.
+ */
+void lag_sub_settle(struct client *c, struct sub *s);
 /* s (of c) goes away: forget what it lost and kept. */
 void lag_sub_gone(struct client *c, struct sub *s);
 /* c's session ends: log an open episode, free every lag. */

@@ -700,15 +700,9 @@ END_TEST
  * frame and the kept (older) value, or the subscriber ends with a stale value and sees a
  * message of the subscription before learning what it missed.
  *
- * BROKER BUG (lag: on_full changed while behind): disabled until broker/ is fixed. The
- * repeated sub makes the subscription non-lossy (nlossy drops to 0, or settle_over picks
- * the disconnect rule), so the new message is queued at once, while the subscription's
- * sub_lag (count 1, the kept older message) is only flushed at the catch-up: the
- * subscriber reads the new message, then {"op":"dropped","topic":"w","count":1}, then the
- * older kept value. The same happens from drop to disconnect (the notice comes after
- * newer messages). Enable with -DJT_LAG_RESUB_BUG.
+ * The repeated sub queues the subscription's notice and kept message at once (regardless of
+ * the limit), so the message after it, queued under the disconnect rule, comes last.
  */
-#ifdef JT_LAG_RESUB_BUG
 START_TEST(test_lag_resub_while_behind)
 {
 	static const char *const t[] = { "w" };
@@ -716,8 +710,10 @@ START_TEST(test_lag_resub_while_behind)
 	struct jt_conn *p = jt_client("p");
 	int first = flood(p, NULL, t, 1, BIG, 1), newer;
 
-	/* first was kept; this one replaces it, one loss */
-	ck_assert_int_eq(pub(p, "w", BIG), 0);
+	/* first is lost (too big to keep: over half the limit); the next is kept, and replaced
+	 * by the one after it, a second loss */
+	ck_assert_int_eq(pub(p, "w", SMALL), 0);
+	ck_assert_int_eq(pub(p, "w", SMALL), 0);
 	jt_send(s, "{\"op\":\"sub\",\"topic\":\"w\"}");
 	wait_frames_in(p, "s", 3);
 	/* disconnect rule now: a small message fits the room left and is queued */
@@ -726,13 +722,12 @@ START_TEST(test_lag_resub_while_behind)
 
 	for (int i = 0; i < first; i++)
 		expect_pub(s, i);
-	expect_dropped(s, "w", 1);
-	expect_pub(s, first + 1);
+	expect_dropped(s, "w", 2);
+	expect_pub(s, first + 2);
 	expect_pub(s, newer);
 	jt_sync(s);
 }
 END_TEST
-#endif
 
 /* section: bad on_full */
 
@@ -784,9 +779,7 @@ Suite *jt_suite(void)
 		{ "lag_direct_while_behind", test_lag_direct_while_behind },
 		{ "lag_unsub_while_behind", test_lag_unsub_while_behind },
 		{ "lag_resub", test_lag_resub },
-#ifdef JT_LAG_RESUB_BUG
 		{ "lag_resub_while_behind", test_lag_resub_while_behind },
-#endif
 		{ "lag_bad_on_full", test_lag_bad_on_full, ARRAY_SIZE(bad_on_full) },
 	};
 	Suite *s = suite_create("lag");
