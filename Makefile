@@ -287,13 +287,21 @@ $(FUZZ_DIR)/fuzz_broker: $(BROKER_SRC) client-lib/sockpath.c
 
 FUZZ_OPTS_http := -max_len=12000
 
-$(FUZZ_DIR)/fuzz_%: fuzz/fuzz_%.c $(FUZZ_CODEC)
+# every header as a prerequisite: a target is one compiler call, without .d files
+FUZZ_HEADERS := $(wildcard broker/*.h client-lib/*.h client-lib/include/*.h)
+
+$(FUZZ_DIR)/fuzz_%: fuzz/fuzz_%.c $(FUZZ_CODEC) $(FUZZ_HEADERS)
 	@mkdir -p $(@D)
 	@echo "  FUZZCC  $@"
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(JSONC_CFLAGS) -o $@ $(filter %.c,$^) $(JSONC_LIBS) -lm
 
+# clang alone is not enough: Debian's clang only recommends the runtime
+# (libclang-rt-dev), so probe that a fuzzer links
 fuzz-deps:
-	@command -v $(FUZZ_CC) >/dev/null 2>&1 || ./scripts/install-deps.sh --fuzz
+	@mkdir -p $(FUZZ_DIR)
+	@printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return 0; }\n' | \
+		$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -x c - -o $(FUZZ_DIR)/.probe \
+		>/dev/null 2>&1 || ./scripts/install-deps.sh --fuzz; rm -f $(FUZZ_DIR)/.probe
 
 # Every target runs even if one fails; fuzz/run.sh prints one summary line
 # per target and keeps its log in build/fuzz/<target>.log.

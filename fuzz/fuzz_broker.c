@@ -5,8 +5,10 @@
  *
  * One broker is built in LLVMFuzzerInitialize (broker_new on a socket in a
  * mkdtemp directory, small limits so that short inputs reach them:
- * max_frame 2 KiB, queue_limit 4 KiB, 16 retained values of 4 KiB in all,
- * 4 pending requests per client). Per input:
+ * max_frame 2 KiB, queue_limit 1 KiB, 16 retained values of 4 KiB in all,
+ * 4 pending requests per client; the broker's end of each socketpair has a
+ * 4 KiB send buffer, so a client that stops reading soon fills it). Per
+ * input:
  *  - byte 0: the number of clients, 1 + byte % 3; if bit 0x40 is set (a
  *    letter), the harness sends each client a hello naming it c0, c1, c2
  *    first, so the input can go straight to pub, sub, send, req...
@@ -14,17 +16,21 @@
  *    selector % n: below 0x40 (the digits among them) the bytes up to and
  *    including the next '\n' (or to the end) are sent; from 0x40 to 0x7f a
  *    length byte L follows and the next L + 1 bytes are sent (a partial
- *    frame, or several); from 0x80 on the segment is the selector alone and
- *    ends the client: with bit 0x40 it closes its socket, else it only
- *    shuts down its writing side (the broker reads EOF, and still owes it
- *    what it queued).
+ *    frame, or several); from 0x80 on the segment is the selector alone:
+ *    with bit 0x40 it closes the client's socket, with bit 0x20 (and not
+ *    0x40) the harness stops reading what the broker sends the client, or
+ *    starts again (a slow consumer), with neither it shuts down the
+ *    client's writing side (the broker reads EOF, and still owes it what it
+ *    queued).
  *    In a seed written by hand, "C0{...}\n1{...}\n" is two clients
  *    ('C' = 67: 2 clients, hellos sent), '0' and '1' picking the client.
  *  - after each segment the loop runs until nothing moves (no bytes read or
  *    written, no frame handled, no client gone), and everything the broker
  *    sent is read;
- *  - at the end every socket is closed and the loop runs until the broker
- *    has freed every client.
+ *  - at the end, if requests are pending, the loop waits up to 2 ms for
+ *    their deadlines (a "timeout_ms":1 expires); paused clients read again
+ *    what they are owed; then every socket is closed and the loop runs
+ *    until the broker has freed every client.
  *
  * Checked (a violation aborts: a finding): every line the broker sends to
  * a client (one that did not start with an HTTP request) is a JSON object
@@ -97,7 +103,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	snprintf(sock_path, sizeof(sock_path), "%s/jbus.sock", dir);
 	cfg.socket_path = sock_path;
 	cfg.max_frame = 2048;
-	cfg.queue_limit = 4096;
+	cfg.queue_limit = 1024;
 	cfg.max_retained = 16;
 	cfg.max_retained_bytes = 4096;
 	cfg.max_pending = 4;
@@ -117,10 +123,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 /* section: the clients' side */
 
 struct peer {
-	int fd;         /* our end, -1 once closed */
-	bool http;      /* the broker answered with HTTP: not JSON lines */
-	bool started;   /* the first output bytes were looked at */
-	char *out;      /* output not yet split into lines */
+	int fd;       /* our end, -1 once closed */
+	bool http;    /* the broker answered with HTTP: not JSON lines */
+	bool started; /* the first output bytes were looked at */
+	bool paused;  /* not reading: the broker's output piles up */
+	char *out;    /* output not yet split into lines */
 	size_t len, cap;
 };
 
@@ -159,7 +166,7 @@ static size_t peer_read(struct peer *p)
 {
 	size_t total = 0, start = 0;
 
-	if (p->fd < 0)
+	if (p->fd < 0 || p->paused)
 		return 0;
 	for (;;) {
 		ssize_t n;
@@ -262,13 +269,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		int sv[2];
 
 		CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0);
+		CHECK(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &(int){ 4096 }, sizeof(int)) == 0);
 		/* takes sv[0] */
 		CHECK(client_new(b, sv[0]) == 0);
 		peers[i] = (struct peer){ .fd = sv[1] };
 		if (hello) {
 			char h[64];
-			int n = snprintf(h, sizeof(h), "{\"op\":\"hello\",\"proto\":1,\"name\":\"c%zu\"}\n",
-					 i);
+			int n = snprintf(h, sizeof(h),
+					 "{\"op\":\"hello\",\"proto\":1,\"name\":\"c%zu\"}\n", i);
 			peer_send(&peers[i], (const uint8_t *)h, (size_t)n);
 		}
 	}
@@ -281,6 +289,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (sel >= 0x80) {
 			if (sel & 0x40)
 				peer_close(p);
+			else if (sel & 0x20)
+				p->paused = !p->paused;
 			else if (p->fd >= 0)
 				shutdown(p->fd, SHUT_WR);
 		} else if (sel >= 0x40) {
@@ -300,6 +310,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		settle();
 	}
 
+	if (b->requests_pending) {
+		/* bounded by the next timer: a short deadline expires now */
+		CHECK(loop_run_once(b->loop, 2) == 0);
+		settle();
+	}
+	/* what paused clients are owed flows now, then every socket closes */
+	for (size_t i = 0; i < npeers; i++)
+		peers[i].paused = false;
+	settle();
 	for (size_t i = 0; i < npeers; i++)
 		peer_close(&peers[i]);
 	settle();

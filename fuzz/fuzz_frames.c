@@ -91,11 +91,11 @@ static void split_whole(const char *s, size_t len, size_t max_frame, struct whol
 /* section: a reader's progress against the reference */
 
 struct feed {
-	const char *s;           /* the stream */
-	size_t len, pos;         /* bytes of it handed out so far */
-	const uint8_t *chunks;   /* chunk sizes - 1, used in turn */
+	const char *s;         /* the stream */
+	size_t len, pos;       /* bytes of it handed out so far */
+	const uint8_t *chunks; /* chunk sizes - 1, used in turn */
 	size_t nchunks, next;
-	size_t chunk_left;       /* of the current chunk, not read yet */
+	size_t chunk_left;     /* of the current chunk, not read yet */
 };
 
 struct seen {

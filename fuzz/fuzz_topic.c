@@ -49,64 +49,53 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* section: the reference */
 
-/* Level i of s[0..n): its start and length; false past the last. */
-static bool level(const char *s, size_t n, size_t i, const char **l, size_t *ln)
-{
-	const char *p = s, *end = s + n;
+/* A string split on '/': its levels (a topic has at most TOPIC_MAX + 1). */
+struct levels {
+	size_t n;
+	const char *l[TOPIC_MAX + 2];
+	size_t len[TOPIC_MAX + 2];
+};
 
-	for (;;) {
-		const char *slash = memchr(p, '/', (size_t)(end - p));
-		const char *le = slash ? slash : end;
-		if (i == 0) {
-			*l = p;
-			*ln = (size_t)(le - p);
-			return true;
-		}
-		if (!slash)
-			return false;
-		p = slash + 1;
-		i--;
+static void split(const char *s, size_t n, struct levels *lv)
+{
+	size_t start = 0;
+
+	lv->n = 0;
+	for (size_t i = 0; i <= n && lv->n < TOPIC_MAX + 2; i++) {
+		if (i < n && s[i] != '/')
+			continue;
+		lv->l[lv->n] = s + start;
+		lv->len[lv->n++] = i - start;
+		start = i + 1;
 	}
 }
 
-static size_t nlevels(const char *s, size_t n)
+static bool is_level(const struct levels *lv, size_t i, char c)
 {
-	const char *l;
-	size_t ln, i = 0;
-
-	while (level(s, n, i, &l, &ln))
-		i++;
-	return i;
-}
-
-static bool is_level(const char *l, size_t ln, char c)
-{
-	return ln == 1 && l[0] == c;
-}
-
-static bool ref_match_from(const char *p, size_t pn, size_t i, const char *t, size_t tn, size_t j)
-{
-	const char *pl, *tl;
-	size_t pln, tln;
-
-	if (!level(p, pn, i, &pl, &pln))
-		return !level(t, tn, j, &tl, &tln);
-	if (is_level(pl, pln, '#'))
-		return true;
-	if (!level(t, tn, j, &tl, &tln))
-		return false;
-	if (!is_level(pl, pln, '+') && (pln != tln || memcmp(pl, tl, pln) != 0))
-		return false;
-	return ref_match_from(p, pn, i + 1, t, tn, j + 1);
+	return lv->len[i] == 1 && lv->l[i][0] == c;
 }
 
 /* The documented rules, level by level (topic.h). */
 static bool ref_match(const char *p, size_t pn, const char *t, size_t tn)
 {
+	static struct levels pl, tl;
+
 	/* a pattern starting with a wildcard does not see the broker's '$' topics */
 	if (tn && t[0] == '$' && pn && (p[0] == '+' || p[0] == '#'))
 		return false;
-	return ref_match_from(p, pn, 0, t, tn, 0);
+	split(p, pn, &pl);
+	split(t, tn, &tl);
+	for (size_t i = 0; i < pl.n; i++) {
+		/* '#' (always last) matches what is left, even nothing */
+		if (is_level(&pl, i, '#'))
+			return true;
+		if (i == tl.n)
+			return false;
+		if (!is_level(&pl, i, '+') &&
+		    (pl.len[i] != tl.len[i] || memcmp(pl.l[i], tl.l[i], pl.len[i]) != 0))
+			return false;
+	}
+	return pl.n == tl.n;
 }
 
 static bool ref_length_ok(const char *s, size_t n)
@@ -117,21 +106,17 @@ static bool ref_length_ok(const char *s, size_t n)
 /* A valid pattern: '+' and '#' only as whole levels, '#' only last. */
 static bool ref_pattern_ok(const char *p, size_t n)
 {
-	size_t levels;
+	static struct levels lv;
 
 	if (!ref_length_ok(p, n))
 		return false;
-	levels = nlevels(p, n);
-	for (size_t i = 0; i < levels; i++) {
-		const char *l;
-		size_t ln;
-
-		level(p, n, i, &l, &ln);
-		if (!memchr(l, '+', ln) && !memchr(l, '#', ln))
+	split(p, n, &lv);
+	for (size_t i = 0; i < lv.n; i++) {
+		if (!memchr(lv.l[i], '+', lv.len[i]) && !memchr(lv.l[i], '#', lv.len[i]))
 			continue;
-		if (ln != 1)
+		if (lv.len[i] != 1)
 			return false;
-		if (l[0] == '#' && i != levels - 1)
+		if (lv.l[i][0] == '#' && i != lv.n - 1)
 			return false;
 	}
 	return true;
@@ -204,7 +189,8 @@ static void check_route(const struct router *r, struct owner *own, const struct 
 		bool dup = false;
 
 		for (size_t j = 0; j < i && !dup; j++)
-			dup = pats[j].n == pats[i].n && memcmp(pats[j].p, pats[i].p, pats[i].n) == 0;
+			dup = pats[j].n == pats[i].n &&
+			      memcmp(pats[j].p, pats[i].p, pats[i].n) == 0;
 		if (!dup && ref_match(pats[i].p, pats[i].n, t->p, t->n))
 			want_all++;
 	}
@@ -230,7 +216,8 @@ static void check_router(const struct field *pats, size_t n, const struct field 
 		CHECK(router_subscribe(&r, &own[i].subs, &own[i], pats[i].p, pats[i].n) ==
 		      ROUTER_E_EXISTS);
 		for (size_t j = 0; j < i && !dup; j++)
-			dup = pats[j].n == pats[i].n && memcmp(pats[j].p, pats[i].p, pats[i].n) == 0;
+			dup = pats[j].n == pats[i].n &&
+			      memcmp(pats[j].p, pats[i].p, pats[i].n) == 0;
 		CHECK(router_subscribe(&r, &all.subs, &all, pats[i].p, pats[i].n) ==
 		      (dup ? ROUTER_E_EXISTS : 0));
 		s = list_first_entry(&own[i].subs, struct sub, owner_link);

@@ -47,12 +47,12 @@ Suite *jt_suite(void);
  */
 int jt_ms(int ms);
 
-/* The exit status $JT_WRAP's tool gives a process it found errors in (valgrind --error-exitcode). */
+/* The exit status $JT_WRAP's tool gives a process it found errors in (--error-exitcode). */
 #define JT_WRAP_ERROR 99
 
 /*
- * argv with the words of $JT_WRAP in front (argv itself when it is unset),
- * in out (cap entries, NULL-terminated). The words are static: *out stays valid.
+ * argv copied into out (cap entries, NULL-terminated), after the words of $JT_WRAP when it is
+ * set. Returns out; the words are static, so out is valid as long as argv is.
  */
 const char *const *jt_wrap_argv(const char **out, size_t cap, const char *const *argv);
 /* Is $JT_WRAP set (jbusd is always started under it then)? */
