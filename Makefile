@@ -3,6 +3,8 @@
 #   make run        build and run jbusd in the foreground
 #   make check      build and run the whole test suite
 #   make check SANITIZE=1   the same under AddressSanitizer + UBSan (build/sanitize/)
+#   make check-valgrind     the same under valgrind memcheck, with every jbusd and jbus
+#   make fuzz       the libFuzzer targets, FUZZ_SECONDS (60) each
 #   WERROR=1        turn warnings into errors (CI does)
 
 VERSION    := 0.1.0
@@ -101,7 +103,8 @@ INCLUDEDIR ?= $(PREFIX)/include
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 MANDIR     ?= $(PREFIX)/share/man
 
-.PHONY: all run check clean distclean help examples install uninstall fuzz fuzz-deps bench
+.PHONY: all run check check-valgrind valgrind-deps clean distclean help examples install \
+	uninstall fuzz fuzz-deps bench
 .SECONDARY:
 all: $(BUILD)/jbusd $(LIB_SO) $(BUILD)/libjbus.so $(LIB_A) $(BUILD)/jbus $(BUILD)/jbus.pc
 
@@ -205,6 +208,39 @@ check: all $(EXAMPLES) $(TEST_BINS)
 		JBUS_EXAMPLES=$(abspath $(BUILD))/examples JBUS_SRCDIR=$(CURDIR) \
 		BUILD=$(BUILD) sh tests/run.sh $(TEST_BINS)
 
+# valgrind memcheck on every suite and on every jbusd, jbus and example the
+# tests start ($JT_WRAP, read by tests/lib), with the tests' deadlines scaled
+# by VG_TIME_SCALE. Any error or definite/indirect leak makes the process
+# exit 99, which fails its test or suite; each process logs to
+# $(VG_LOGS)/<id>.<pid>.log ($JT_WRAP_ID: the suite, or a start time set by
+# tests/lib, as pids are reused), and the logs with errors are shown at the end.
+VALGRIND      ?= valgrind
+VG_TIME_SCALE ?= 20
+VG_LOGS       := $(abspath $(BUILD))/valgrind
+VALGRIND_OPTS := -q --error-exitcode=99 --leak-check=full \
+	--errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
+	--num-callers=30 --vgdb=no --suppressions=$(CURDIR)/tests/valgrind.supp \
+	--log-file=$(VG_LOGS)/%q{JT_WRAP_ID}.%p.log
+
+valgrind-deps:
+	@command -v $(VALGRIND) >/dev/null 2>&1 || ./scripts/install-deps.sh --valgrind
+
+check-valgrind: valgrind-deps all $(EXAMPLES) $(TEST_BINS)
+ifeq ($(SANITIZE),1)
+	$(error check-valgrind runs the plain build: no SANITIZE=1)
+endif
+	@rm -rf $(VG_LOGS) && mkdir -p $(VG_LOGS) && chmod 1777 $(VG_LOGS)
+	@JT_WRAP="$(VALGRIND) $(VALGRIND_OPTS)" JT_TIME_SCALE=$(VG_TIME_SCALE) \
+		JBUSD=$(abspath $(BUILD))/jbusd JBUS=$(abspath $(BUILD))/jbus \
+		JBUS_EXAMPLES=$(abspath $(BUILD))/examples JBUS_SRCDIR=$(CURDIR) \
+		BUILD=$(BUILD) sh tests/run.sh $(TEST_BINS); rc=$$?; \
+		find $(VG_LOGS) -name '*.log' -empty -delete; \
+		for f in $$(grep -l '^==' $(VG_LOGS)/*.log 2>/dev/null); do \
+			echo "--- $$f"; head -n 60 "$$f"; done; \
+		echo "valgrind: $$(grep -l '^==' $(VG_LOGS)/*.log 2>/dev/null | wc -l) logs with" \
+			"errors, $$(ls $(VG_LOGS) | wc -l) not empty, in $(VG_LOGS)"; \
+		exit $$rc
+
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBDIR) \
 		$(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
@@ -227,38 +263,52 @@ uninstall:
 		$(DESTDIR)$(LIBDIR)/libjbus.so $(DESTDIR)$(LIBDIR)/libjbus.a \
 		$(DESTDIR)$(INCLUDEDIR)/jbus.h $(DESTDIR)$(PKGCONFIGDIR)/jbus.pc
 
-# Fuzzing (clang's libFuzzer; installed on demand): FUZZ_SECONDS per target.
+# Fuzzing (clang's libFuzzer; installed on demand): each target runs for
+# FUZZ_SECONDS from its seeds in fuzz/corpus/<target>/ (read only; what it
+# finds goes to build/fuzz/corpus/<target>/), and any crash, leak or timeout
+# (FUZZ_TIMEOUT s for one input) fails. A new target fuzz/fuzz_<name>.c is
+# <name> in FUZZ_TARGETS plus one line giving what it links besides the codec:
+#   $(FUZZ_DIR)/fuzz_<name>: broker/<module>.c
+# (FUZZ_OPTS_<name> may add libFuzzer options). See fuzz/README.md.
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
+FUZZ_TIMEOUT ?= 10
 FUZZ_DIR     := build/fuzz
+# clang's -Wformat=2 also flags vsnprintf(fmt, ap) in helpers without a format
+# attribute (broker/client.c verror), which gcc accepts: not an error here
 FUZZ_CFLAGS  := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	$(CPPFLAGS_ALL) $(WARN)
+	$(CPPFLAGS_ALL) $(WARN) -Wno-format-nonliteral
 FUZZ_CODEC   := client-lib/wire.c client-lib/scan.c client-lib/topic.c
-FUZZ_TARGETS := scan http
+FUZZ_TARGETS := scan http frames topic broker
 
-$(FUZZ_DIR)/fuzz_scan: fuzz/fuzz_scan.c $(FUZZ_CODEC)
+$(FUZZ_DIR)/fuzz_http: broker/http.c
+$(FUZZ_DIR)/fuzz_topic: broker/router.c broker/htable.c
+$(FUZZ_DIR)/fuzz_broker: $(BROKER_SRC) client-lib/sockpath.c
+
+FUZZ_OPTS_http := -max_len=12000
+
+# every header as a prerequisite: a target is one compiler call, without .d files
+FUZZ_HEADERS := $(wildcard broker/*.h client-lib/*.h client-lib/include/*.h)
+
+$(FUZZ_DIR)/fuzz_%: fuzz/fuzz_%.c $(FUZZ_CODEC) $(FUZZ_HEADERS)
 	@mkdir -p $(@D)
 	@echo "  FUZZCC  $@"
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(JSONC_CFLAGS) -o $@ $^ $(JSONC_LIBS)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(JSONC_CFLAGS) -o $@ $(filter %.c,$^) $(JSONC_LIBS) -lm
 
-$(FUZZ_DIR)/fuzz_http: fuzz/fuzz_http.c broker/http.c $(FUZZ_CODEC)
-	@mkdir -p $(@D)
-	@echo "  FUZZCC  $@"
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^
-
+# clang alone is not enough: Debian's clang only recommends the runtime
+# (libclang-rt-dev), so probe that a fuzzer links
 fuzz-deps:
-	@command -v $(FUZZ_CC) >/dev/null 2>&1 || ./scripts/install-deps.sh --fuzz
+	@mkdir -p $(FUZZ_DIR)
+	@printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return 0; }\n' | \
+		$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -x c - -o $(FUZZ_DIR)/.probe \
+		>/dev/null 2>&1 || ./scripts/install-deps.sh --fuzz; rm -f $(FUZZ_DIR)/.probe
 
+# Every target runs even if one fails; fuzz/run.sh prints one summary line
+# per target and keeps its log in build/fuzz/<target>.log.
 fuzz: fuzz-deps
 	@$(MAKE) --no-print-directory $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
-	@for t in $(FUZZ_TARGETS); do \
-		mkdir -p $(FUZZ_DIR)/corpus/$$t; \
-		echo "  FUZZ    $$t for $(FUZZ_SECONDS) s"; \
-		$(FUZZ_DIR)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=12000 \
-			-artifact_prefix=$(FUZZ_DIR)/ $(FUZZ_DIR)/corpus/$$t \
-			2>$(FUZZ_DIR)/$$t.log || { tail -n 40 $(FUZZ_DIR)/$$t.log; exit 1; }; \
-		grep -E '^Done|^fuzz_scan: [0-9]' $(FUZZ_DIR)/$$t.log; \
-	done
+	@rc=0; $(foreach t,$(FUZZ_TARGETS),FUZZ_DIR=$(FUZZ_DIR) sh fuzz/run.sh $(t) \
+		$(FUZZ_SECONDS) -timeout=$(FUZZ_TIMEOUT) $(FUZZ_OPTS_$(t)) || rc=1;) exit $$rc
 
 # Benchmarks (not part of make check): BENCH_ARGS are passed through.
 $(BUILD)/bench/%: bench/%.c

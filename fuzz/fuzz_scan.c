@@ -1,6 +1,6 @@
 /*
- * libFuzzer target for the wire codec's parsers (client-lib/scan.c,
- * wire.c, topic.c) on arbitrary bytes.
+ * libFuzzer target for the wire codec's parsers (client-lib/scan.c and
+ * wire.c) on arbitrary bytes.
  *
  * Checked on every input (a violation aborts: a finding):
  *  - wire_scan: the result is 0, WIRE_E_JSON (with an offset inside the
@@ -11,10 +11,11 @@
  *  - wire_scan_value accepts only what wire_scan accepts, and rejects
  *    what wire_scan accepts only for nesting (it counts from level 2);
  *  - wire_next_frame finds the same frames (and the same too-large
- *    outcome) whether the input arrives whole or in two pieces;
- *  - topic_match agrees with a reference matcher on valid pattern/topic
- *    pairs (the input split at its first NUL, or in the middle), and a
- *    valid topic is a pattern that matches itself.
+ *    outcome) whether the input arrives whole or in two pieces (fuzz_frames
+ *    goes further: any number of pieces, read the way the broker and the
+ *    library read).
+ * Topic validation and matching, checked here before, have their own
+ * target: fuzz_topic.
  *
  * Differential, counted but not fatal (a later issue runs the campaign):
  * for inputs without NUL, json-c's tokener (JSON_TOKENER_STRICT plus
@@ -29,7 +30,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "topic.h"
 #include "wire.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -306,79 +306,6 @@ static void check_framing(const char *p, size_t n, const uint8_t *data)
 	free(split);
 }
 
-/* section: topics */
-
-/* Level i of s[0..n): its start and length; false past the last. */
-static bool level(const char *s, size_t n, size_t i, const char **l, size_t *ln)
-{
-	const char *p = s, *end = s + n;
-
-	for (;;) {
-		const char *slash = memchr(p, '/', (size_t)(end - p));
-		const char *le = slash ? slash : end;
-		if (i == 0) {
-			*l = p;
-			*ln = (size_t)(le - p);
-			return true;
-		}
-		if (!slash)
-			return false;
-		p = slash + 1;
-		i--;
-	}
-}
-
-static bool ref_match_from(const char *p, size_t pn, size_t i, const char *t, size_t tn, size_t j)
-{
-	const char *pl, *tl;
-	size_t pln, tln;
-
-	if (!level(p, pn, i, &pl, &pln))
-		return !level(t, tn, j, &tl, &tln);
-	if (pln == 1 && pl[0] == '#')
-		return true;
-	if (!level(t, tn, j, &tl, &tln))
-		return false;
-	if (!(pln == 1 && pl[0] == '+') && (pln != tln || memcmp(pl, tl, pln) != 0))
-		return false;
-	return ref_match_from(p, pn, i + 1, t, tn, j + 1);
-}
-
-/* The documented rules, level by level (topic.h). */
-static bool ref_match(const char *p, size_t pn, const char *t, size_t tn)
-{
-	if (tn && t[0] == '$' && pn && (p[0] == '+' || p[0] == '#'))
-		return false;
-	return ref_match_from(p, pn, 0, t, tn, 0);
-}
-
-/* A topic the broker may route to: a publishable name, or one of its own '$' topics. */
-static bool topic_ok(const char *t, size_t n)
-{
-	return n >= 1 && n <= TOPIC_MAX && !memchr(t, '\0', n) && !memchr(t, '+', n) &&
-	       !memchr(t, '#', n);
-}
-
-static void check_topics(const char *p, size_t n)
-{
-	const char *nul = memchr(p, '\0', n);
-	size_t k = nul ? (size_t)(nul - p) : n / 2;
-	const char *pat = p, *t = p + k + (nul ? 1 : 0);
-	size_t pn = k, tn = n - k - (nul ? 1 : 0);
-	bool pat_ok = topic_check_pattern(pat, pn) == NULL;
-
-	if (topic_check_name(t, tn) == NULL)
-		CHECK(topic_ok(t, tn) && t[0] != '$');
-	if (pat_ok && topic_ok(t, tn))
-		CHECK(topic_match(pat, pn, t, tn) == ref_match(pat, pn, t, tn));
-	if (topic_ok(t, tn)) {
-		CHECK(topic_check_pattern(t, tn) == NULL);
-		CHECK(topic_match(t, tn, t, tn));
-	}
-	if (topic_ok(pat, pn) && pat_ok)
-		CHECK(topic_match(pat, pn, pat, pn));
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	/* an exact-size copy: ASan reports any read past the end */
@@ -388,7 +315,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(p, data, size);
 	check_scan(p, size, data);
 	check_framing(p, size, data);
-	check_topics(p, size);
 	free(p);
 	return 0;
 }

@@ -6,8 +6,16 @@
 set -eu
 
 # --fuzz: also the compiler and runtime for make fuzz (clang, libFuzzer)
+# --valgrind: also valgrind, for make check-valgrind
 fuzz=0
-[ "${1:-}" = "--fuzz" ] && fuzz=1
+valgrind=0
+for arg in "$@"; do
+	case $arg in
+	--fuzz) fuzz=1 ;;
+	--valgrind) valgrind=1 ;;
+	*) echo "usage: install-deps.sh [--fuzz] [--valgrind]" >&2; exit 2 ;;
+	esac
+done
 
 need_sudo() {
 	if [ "$(id -u)" -eq 0 ]; then
@@ -25,12 +33,14 @@ if command -v apt-get >/dev/null 2>&1; then
 	need_sudo apt-get update -q
 	extra=""
 	[ "$fuzz" = 1 ] && extra="clang libclang-rt-dev"
+	[ "$valgrind" = 1 ] && extra="$extra valgrind"
 	# shellcheck disable=SC2086 # extra is a word list
 	need_sudo apt-get install -y -q --no-install-recommends \
 		pkg-config libjson-c-dev check gcc make curl $extra
 elif command -v dnf >/dev/null 2>&1; then
 	extra=""
 	[ "$fuzz" = 1 ] && extra="clang compiler-rt"
+	[ "$valgrind" = 1 ] && extra="$extra valgrind"
 	# shellcheck disable=SC2086 # extra is a word list
 	need_sudo dnf install -y pkgconf-pkg-config json-c-devel check-devel gcc make curl $extra
 else

@@ -6,9 +6,9 @@
  * while it also receives from the broker, which is what its own poll()
  * loop is for.
  *
- * The examples run as jt_proc children: every read from one has a
- * deadline, every one is reaped with one, and teardown kills what a failed
- * test left running.
+ * The examples run as jt_proc children (under $JT_WRAP like jbus): every
+ * read from one has a deadline, every one is reaped with one, and teardown
+ * kills what a failed test left running.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +33,7 @@ static const char *examples_dir(void)
  */
 static struct jt_proc *spawn(const char *const *argv, const char *const *env)
 {
-	const char *full[16];
+	const char *full[16], *wrapped[64];
 	char path[PATH_MAX];
 	size_t n = 0;
 
@@ -44,7 +44,7 @@ static struct jt_proc *spawn(const char *const *argv, const char *const *env)
 		full[n++] = *argv;
 	}
 	full[n] = NULL;
-	return jt_proc_start(full, env, NULL, 0);
+	return jt_proc_start(jt_wrap_argv(wrapped, ARRAY_SIZE(wrapped), full), env, NULL, 0);
 }
 
 /* Run an example to the end with no input; returns the exit status. */

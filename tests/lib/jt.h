@@ -16,6 +16,12 @@
  * jt_teardown() closes what is left: with CK_FORK=no a failed assertion
  * longjmps past the test's own jt_close calls, and the next test must not
  * inherit its sockets. Child processes (jt_proc_*) are kept the same way.
+ *
+ * Slow runs (make check-valgrind): every deadline of the library and of the
+ * tests is scaled by $JT_TIME_SCALE (jt_ms; default 1), Check's TCase
+ * timeouts too; and $JT_WRAP, a command prefix such as "valgrind
+ * --error-exitcode=99 ...", is put in front of every jbusd, jbus and example
+ * the tests start. A wrapped process that exits JT_WRAP_ERROR fails the test.
  */
 #pragma once
 
@@ -28,9 +34,38 @@
 #include <sys/resource.h>
 #include <sys/types.h>
 
-#define JT_TIMEOUT_MS 5000
+/* The usual deadline for something the broker or a child process owes the test. */
+#define JT_TIMEOUT_MS jt_ms(5000)
 
 Suite *jt_suite(void);
+
+/* section: slow runs */
+
+/*
+ * ms times $JT_TIME_SCALE (a whole number, default 1): for deadlines, the
+ * bound within which something must happen. Not for how long a test waits
+ * to see that nothing happens (jt_expect_silence), which only gets longer.
+ */
+int jt_ms(int ms);
+
+/* The exit status $JT_WRAP's tool gives a process it found errors in (--error-exitcode). */
+#define JT_WRAP_ERROR 99
+
+/*
+ * argv copied into out (cap entries, NULL-terminated), after the words of $JT_WRAP when it is
+ * set. Returns out; the words are static, so out is valid as long as argv is.
+ */
+const char *const *jt_wrap_argv(const char **out, size_t cap, const char *const *argv);
+/* Is $JT_WRAP set (jbusd is always started under it then)? */
+bool jt_wrap_on(void);
+/* How many words of $JT_WRAP argv (as jt_wrap_argv returned it) starts with: 0 if none. */
+size_t jt_wrapped(const char *const *argv);
+/*
+ * In a child about to exec a wrapped command: sets $JT_WRAP_ID to a value no other start
+ * shares (wall clock in ns), so the wrapper can name its log after it and the pid (pids are
+ * reused within a run: valgrind --log-file=DIR/%q{JT_WRAP_ID}.%p.log).
+ */
+void jt_wrap_child_env(void);
 
 /* section: suites */
 
@@ -86,7 +121,7 @@ const char *jt_jbusd(void);
 
 /*
  * Reset b and start jbusd on <fresh dir>/jbus.sock with extra args (NULL-terminated
- * array, may be NULL). Fails the test if it is not ready within 20 s.
+ * array, may be NULL). Fails the test if it is not ready within 20 s (scaled: jt_ms).
  */
 void jt_broker_start_args(struct jt_broker *b, const char *const *args);
 /* Start jbusd on exactly path, keeping b->dir (made if empty) for its log; b: jt_b or zeroed. */
@@ -246,6 +281,7 @@ struct jt_proc {
 	size_t inlen, inoff;
 	struct jt_pipe out, err;
 	int status; /* exit status once jt_proc_wait returned, else -1 */
+	bool wrapped; /* started under $JT_WRAP: exit JT_WRAP_ERROR fails the test */
 };
 
 /*

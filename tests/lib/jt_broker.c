@@ -41,7 +41,7 @@ struct child {
 
 static void exec_jbusd(const struct child *ch, const char *const *args)
 {
-	const char *argv[64];
+	const char *argv[64], *full[112];
 	char fdbuf[16];
 	int n = 0;
 
@@ -69,9 +69,20 @@ static void exec_jbusd(const struct child *ch, const char *const *args)
 	for (; args && *args && n < 62; args++)
 		argv[n++] = *args;
 	argv[n] = NULL;
-	execv(argv[0], (char *const *)argv);
-	fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+	if (jt_wrapped(jt_wrap_argv(full, sizeof(full) / sizeof(full[0]), argv)))
+		jt_wrap_child_env();
+	/* execvp: the wrapper may be a name on $PATH ("valgrind") */
+	execvp(full[0], (char *const *)full);
+	fprintf(stderr, "exec %s: %s\n", full[0], strerror(errno));
 	_exit(127);
+}
+
+/* A jbusd started under $JT_WRAP that exits JT_WRAP_ERROR: the wrapper found errors in it. */
+static void assert_not_wrap_error(int status)
+{
+	ck_assert_msg(!(jt_wrap_on() && WIFEXITED(status) && WEXITSTATUS(status) == JT_WRAP_ERROR),
+		      "jbusd exit status %d: $JT_WRAP found errors in it (see its log)",
+		      JT_WRAP_ERROR);
 }
 
 static void make_dir(struct jt_broker *b)
@@ -129,7 +140,8 @@ void jt_broker_start_at(struct jt_broker *b, const char *path, const char *const
 		close(logfd);
 	pfd.fd = pipefd[0];
 	pfd.events = POLLIN;
-	ck_assert_msg(poll(&pfd, 1, 20000) == 1, "jbusd not ready within 20 s");
+	ck_assert_msg(poll(&pfd, 1, jt_ms(20000)) == 1, "jbusd not ready within %d s",
+		      jt_ms(20));
 	n = read(pipefd[0], buf, sizeof(buf));
 	close(pipefd[0]);
 	ck_assert_msg(n == 6 && memcmp(buf, "ready\n", 6) == 0, "jbusd did not become ready");
@@ -229,6 +241,7 @@ static void assert_clean_exit(const struct jt_broker *b, int status)
 {
 	struct stat st;
 
+	assert_not_wrap_error(status);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 		      "jbusd exit status %d (signal %d)",
 		      WIFEXITED(status) ? WEXITSTATUS(status) : -1,
@@ -238,10 +251,10 @@ static void assert_clean_exit(const struct jt_broker *b, int status)
 
 void jt_broker_expect_exit(struct jt_broker *b)
 {
-	int status = jt_broker_wait(b, 10000);
+	int status = jt_broker_wait(b, jt_ms(10000));
 
 	/* still running: teardown's jt_broker_stop kills it */
-	ck_assert_msg(status != -1, "jbusd did not exit within 10 s of the signal");
+	ck_assert_msg(status != -1, "jbusd did not exit within %d s of the signal", jt_ms(10));
 	assert_clean_exit(b, status);
 }
 
@@ -275,12 +288,12 @@ void jt_broker_stop(struct jt_broker *b)
 	if (b->frozen)
 		jt_broker_thaw(b);
 	kill(b->pid, SIGTERM);
-	status = jt_broker_wait(b, 10000);
+	status = jt_broker_wait(b, jt_ms(10000));
 	if (status == -1) {
 		kill(b->pid, SIGKILL);
 		waitpid(b->pid, NULL, 0);
 		b->pid = 0;
-		ck_abort_msg("jbusd did not exit within 10 s of SIGTERM");
+		ck_abort_msg("jbusd did not exit within %d s of SIGTERM", jt_ms(10));
 	}
 	assert_clean_exit(b, status);
 	remove_dir(b);
@@ -371,6 +384,7 @@ static int run_jbusd(const char *const *args, struct sink *out, struct sink *err
 		waitpid(b.pid, NULL, 0);
 		return -1;
 	}
+	assert_not_wrap_error(status);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 

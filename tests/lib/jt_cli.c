@@ -19,31 +19,32 @@ const char *jt_jbus(void)
 	return p && *p ? p : "build/jbus";
 }
 
-/* argv (32 entries) filled with jbus and then args. */
+/* argv (80 entries) filled with $JT_WRAP's words, jbus and then args. */
 static const char *const *jbus_argv(const char **argv, const char *const *args)
 {
+	const char *plain[32];
 	int n = 0;
 
-	argv[n++] = jt_jbus();
+	plain[n++] = jt_jbus();
 	for (; *args; args++) {
 		ck_assert_int_lt(n, 31);
-		argv[n++] = *args;
+		plain[n++] = *args;
 	}
-	argv[n] = NULL;
-	return argv;
+	plain[n] = NULL;
+	return jt_wrap_argv(argv, 80, plain);
 }
 
 struct jt_proc *jt_jbus_start(const char *const *args, const char *const *env, const char *input,
 			      size_t inlen)
 {
-	const char *argv[32];
+	const char *argv[80];
 
 	return jt_proc_start(jbus_argv(argv, args), env, input, inlen);
 }
 
 struct jt_proc *jt_jbus_run_in(const char *const *args, const char *input, size_t inlen)
 {
-	const char *argv[32];
+	const char *argv[80];
 
 	return jt_proc_run(jbus_argv(argv, args), NULL, input, inlen);
 }

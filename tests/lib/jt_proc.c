@@ -28,7 +28,9 @@ static struct jt_proc procs[MAX_PROCS];
 struct jt_proc *jt_proc_start(const char *const *argv, const char *const *env, const char *input,
 			      size_t inlen)
 {
-	const char *base = strrchr(argv[0], '/');
+	/* named after the program, not its wrapper */
+	size_t wrapped = jt_wrapped(argv);
+	const char *base = strrchr(argv[wrapped], '/');
 	int in[2], out[2], err[2];
 	struct jt_proc *p = NULL;
 
@@ -40,7 +42,8 @@ struct jt_proc *jt_proc_start(const char *const *argv, const char *const *env, c
 	ck_assert_int_eq(pipe2(out, O_CLOEXEC), 0);
 	ck_assert_int_eq(pipe2(err, O_CLOEXEC), 0);
 	p->used = true;
-	snprintf(p->name, sizeof(p->name), "%s", base ? base + 1 : argv[0]);
+	p->wrapped = wrapped > 0;
+	snprintf(p->name, sizeof(p->name), "%s", base ? base + 1 : argv[wrapped]);
 	p->in = p->out.fd = p->err.fd = -1;
 	p->pid = fork();
 	ck_assert_int_ge(p->pid, 0);
@@ -55,7 +58,10 @@ struct jt_proc *jt_proc_start(const char *const *argv, const char *const *env, c
 			else
 				unsetenv(*env);
 		}
-		execv(argv[0], (char *const *)argv);
+		if (wrapped)
+			jt_wrap_child_env();
+		/* execvp: a wrapper (argv[0]) may be a name on $PATH; programs are paths */
+		execvp(argv[0], (char *const *)argv);
 		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
 	}
@@ -189,6 +195,9 @@ int jt_proc_wait(struct jt_proc *p)
 	ck_assert_msg(WIFEXITED(st), "%s was killed by signal %d; stderr: %s", p->name,
 		      WTERMSIG(st), p->err.p ? p->err.p : "");
 	p->status = WEXITSTATUS(st);
+	ck_assert_msg(!(p->wrapped && p->status == JT_WRAP_ERROR),
+		      "%s exit status %d: $JT_WRAP found errors in it (see its log)", p->name,
+		      JT_WRAP_ERROR);
 	return p->status;
 }
 
