@@ -66,12 +66,12 @@ static bool first_denial(struct client *c, const struct policy_verdict *v)
 	return true;
 }
 
-bool access_client(struct client *c, const struct wire_value *id, enum policy_op op,
-		   const char *s, size_t n, const char *what)
+/* The verdict for c; a denial is counted, logged once per rule and explained in why. */
+static bool check(struct client *c, enum policy_op op, const char *s, size_t n,
+		  const char *what, char *why, size_t cap)
 {
 	struct broker *b = c->b;
 	struct policy_verdict v;
-	char why[200];
 
 	if (!b->policy) {
 		v = verdict_default(c->uid, op);
@@ -88,13 +88,31 @@ bool access_client(struct client *c, const struct wire_value *id, enum policy_op
 	if (v.allowed)
 		return true;
 	b->stats.forbidden++;
-	why_text(b, &v, why, sizeof(why));
+	why_text(b, &v, why, cap);
 	if (first_denial(c, &v))
 		log_warn("forbidden client=%s pid=%d uid=%u op=%s reason=\"%s\"",
 			 c->name.len ? c->name.name : "-", (int)c->pid, (unsigned)c->uid, what,
 			 why);
+	return false;
+}
+
+bool access_client(struct client *c, const struct wire_value *id, enum policy_op op,
+		   const char *s, size_t n, const char *what)
+{
+	char why[200];
+
+	if (check(c, op, s, n, what, why, sizeof(why)))
+		return true;
 	client_error(c, id, "forbidden", "%s is forbidden: %s", what, why);
 	return false;
+}
+
+bool access_check(struct client *c, enum policy_op op, const char *s, size_t n,
+		  const char *what)
+{
+	char why[200];
+
+	return check(c, op, s, n, what, why, sizeof(why));
 }
 
 bool access_peer(struct broker *b, uid_t uid, gid_t gid, enum policy_op op, const char *s,
@@ -109,6 +127,7 @@ bool access_peer(struct broker *b, uid_t uid, gid_t gid, enum policy_op op, cons
 		return true;
 	b->stats.forbidden++;
 	why_text(b, &v, why, sizeof(why));
+	/* the caller reports it (dgram.c: rate-limited per sender) */
 	log_debug("forbidden uid=%u op=%s reason=\"%s\"", (unsigned)uid, what, why);
 	return false;
 }

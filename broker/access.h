@@ -23,7 +23,10 @@ struct client;
  */
 bool access_client(struct client *c, const struct wire_value *id, enum policy_op op,
 		   const char *s, size_t n, const char *what);
-/* The same check without an error frame (datagrams, HTTP): logs and counts a denial. */
+/* The same check without an error frame (HTTP answers on its own). */
+bool access_check(struct client *c, enum policy_op op, const char *s, size_t n,
+		  const char *what);
+/* For a peer that is no client (a datagram's sender): logs and counts a denial. */
 bool access_peer(struct broker *b, uid_t uid, gid_t gid, enum policy_op op, const char *s,
 		 size_t n, const char *what);
 

@@ -134,7 +134,7 @@ static void route(struct client *c, const char *path, size_t n, bool head)
 
 	wire_buf_init(&body, 0);
 	if (((n == 6 && !memcmp(path, "/stats", 6)) || (n == 8 && !memcmp(path, "/clients", 8))) &&
-	    !access_peer(c->b, c->uid, c->gid, POLICY_INTROSPECT, NULL, 0, "http")) {
+	    !access_check(c, POLICY_INTROSPECT, NULL, 0, "http introspection")) {
 		wire_buf_free(&body);
 		respond_error(c, 403, "forbidden", "introspection is forbidden by the policy", head);
 		return;
