@@ -17,7 +17,7 @@ void accounts_init(struct accounts *a)
 	htable_init(&a->by_uid, uid_key);
 }
 
-/* Every connection has left by now, so every account is gone. */
+/* Every connection and retained value has let go by now, so every account is gone. */
 void accounts_fini(struct accounts *a)
 {
 	htable_fini(&a->by_uid);
@@ -40,29 +40,45 @@ uint32_t accounts_clients(const struct accounts *a, uid_t uid)
 	return acc ? acc->clients : 0;
 }
 
-struct account *account_join(struct accounts *a, uid_t uid)
+struct account *account_get(struct accounts *a, uid_t uid)
 {
 	uint32_t h;
 	struct account *acc = find(a, uid, &h);
 
-	if (!acc) {
-		acc = calloc(1, sizeof(*acc));
-		if (!acc)
-			return NULL;
-		acc->uid = uid;
-		if (htable_insert(&a->by_uid, &acc->hn, h) < 0) {
-			free(acc);
-			return NULL;
-		}
+	if (acc)
+		return acc;
+	acc = calloc(1, sizeof(*acc));
+	if (!acc)
+		return NULL;
+	acc->uid = uid;
+	if (htable_insert(&a->by_uid, &acc->hn, h) < 0) {
+		free(acc);
+		return NULL;
 	}
-	acc->clients++;
+	return acc;
+}
+
+void account_put(struct accounts *a, struct account *acc)
+{
+	if (!acc || acc->clients || acc->retained)
+		return;
+	htable_remove(&a->by_uid, &acc->hn);
+	free(acc);
+}
+
+struct account *account_join(struct accounts *a, uid_t uid)
+{
+	struct account *acc = account_get(a, uid);
+
+	if (acc)
+		acc->clients++;
 	return acc;
 }
 
 void account_leave(struct accounts *a, struct account *acc)
 {
-	if (!acc || --acc->clients)
+	if (!acc)
 		return;
-	htable_remove(&a->by_uid, &acc->hn);
-	free(acc);
+	acc->clients--;
+	account_put(a, acc);
 }

@@ -124,7 +124,7 @@ int broker_new(struct broker **bp, const struct broker_config *cfg, char *err, s
 	loop_set_hook(b->loop, on_turn_end, b);
 	b->start_ms = loop_now(b->loop);
 	retain_init(&b->retained, b->loop, cfg->max_retained, cfg->max_retained_bytes,
-		    cfg->retain_file);
+		    cfg->max_retained_bytes_per_uid, &b->accounts, cfg->retain_file);
 	r = retain_load(&b->retained, err, errlen);
 	if (r < 0)
 		goto fail;
@@ -195,14 +195,19 @@ struct broker *broker_free(struct broker *b)
 	return NULL;
 }
 
-/* Best-effort error on a connection we are about to refuse (it has no client). */
-static void refuse(struct broker *b, int fd, const char *code, const char *msg)
+/*
+ * Best-effort limit_reached on a connection we are about to refuse (it has
+ * no client), naming the limit.
+ */
+static void refuse(struct broker *b, int fd, const char *limit, const char *msg)
 {
 	struct wire_buf wb;
 	struct wire_raw none = { 0 };
+	char extra[48];
 
+	snprintf(extra, sizeof(extra), "\"limit\":\"%s\"", limit);
 	wire_buf_init(&wb, 0);
-	wire_build_error(&wb, none, code, msg, NULL);
+	wire_build_error(&wb, none, "limit_reached", msg, extra);
 	if (!wire_buf_failed(&wb)) {
 		/* best effort: if it does not fit, the peer still learns from the close */
 		ssize_t n = send(fd, wb.p, wb.len, MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -238,7 +243,7 @@ static bool accept_out_of_fds(struct broker *b)
 	b->reserve_fd = safe_close(b->reserve_fd);
 	fd = accept4(b->listener.w.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd >= 0) {
-		refuse(b, fd, "limit_reached", "the broker is out of file descriptors");
+		refuse(b, fd, "open_files", "the broker is out of file descriptors");
 		warn_out_of_fds(b, "refusing connections");
 	}
 	b->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -278,7 +283,7 @@ static bool over_uid_limit(struct broker *b, int fd)
 	snprintf(msg, sizeof(msg), "uid %u has reached max_clients_per_uid (%u)",
 		 (unsigned)cred.uid, b->cfg.max_clients_per_uid);
 	b->stats.limit_reached++;
-	refuse(b, fd, "limit_reached", msg);
+	refuse(b, fd, "max_clients_per_uid", msg);
 	return true;
 }
 
@@ -310,7 +315,7 @@ static void on_accept(struct watch *w, uint32_t events)
 			snprintf(msg, sizeof(msg), "the broker has reached max_clients (%u)",
 				 b->cfg.max_clients);
 			b->stats.limit_reached++;
-			refuse(b, fd, "limit_reached", msg);
+			refuse(b, fd, "max_clients", msg);
 			continue;
 		}
 		if (b->cfg.max_clients_per_uid && over_uid_limit(b, fd))

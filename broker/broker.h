@@ -34,6 +34,7 @@ struct broker_config {
 	uint32_t max_pending;            /* pending requests per requester */
 	size_t max_retained;             /* retained topics */
 	size_t max_retained_bytes;       /* retained topic + data bytes */
+	size_t max_retained_bytes_per_uid; /* of values set by one uid; 0: none */
 	const char *retain_file;         /* NULL: retained values live in memory only */
 	const char *dgram_path;          /* datagram socket, or NULL for none */
 	gid_t socket_group;              /* group of the socket files, or (gid_t)-1 */

@@ -122,7 +122,7 @@ static const char *publish_dgram(struct dgram *d, const struct ucred *cr, const 
 	size_t tn;
 	struct wire_raw data;
 	const struct wire_value *retain;
-	int fn;
+	int fn, r;
 
 	if (wire_scan(p, n, &env, NULL) != 0)
 		return "not a JSON object";
@@ -141,9 +141,13 @@ static const char *publish_dgram(struct dgram *d, const struct ucred *cr, const 
 	fn = snprintf(from, sizeof(from), "dgram:%u:%d", (unsigned)cr->uid, (int)cr->pid);
 	data = wire_raw_of(&env.f[WF_DATA]);
 	if (retain->type == WIRE_T_TRUE &&
-	    retain_set(&b->retained, t, tn, from, (size_t)fn, data) == RETAIN_E_LIMIT)
-		log_warn("dgram pub not retained: retained bounds reached from=%s topic=%.*s", from,
-			 (int)tn, t);
+	    (r = retain_set(&b->retained, t, tn, from, (size_t)fn, cr->uid, data)) != 0) {
+		if (r < 0)
+			return "out of memory";
+		b->stats.limit_reached++;
+		log_warn("dgram pub not retained: %s reached from=%s topic=%.*s",
+			 retain_limit_name(r), from, (int)tn, t);
+	}
 	if (publish_route(b, (struct origin){ from, (size_t)fn }, t, tn, data, "pub") < 0)
 		return "out of memory";
 	b->stats.msgs_routed++;

@@ -93,6 +93,25 @@ void dispatch_ok(struct client *c, const struct wire_value *id, const uint64_t *
 	client_queue_buf(c, &b);
 }
 
+/* limit_reached for a pub delivered live but not retained (code: RETAIN_E_*). */
+static void not_retained(struct client *c, const struct wire_value *id, int code,
+			 int64_t delivered)
+{
+	const struct retain_store *rs = &c->b->retained;
+	const char *limit = retain_limit_name(code);
+	char extra[64];
+	size_t bound = code == RETAIN_E_MAX_COUNT ? rs->max_count
+		       : code == RETAIN_E_MAX_BYTES ? rs->max_bytes
+						    : rs->max_bytes_per_uid;
+
+	c->b->stats.limit_reached++;
+	snprintf(extra, sizeof(extra), "\"limit\":\"%s\"", limit);
+	client_error_extra(c, id, "limit_reached", extra,
+			   "delivered to %lld clients but not retained: %s (%zu) reached%s",
+			   (long long)delivered, limit, bound,
+			   code == RETAIN_E_MAX_UID_BYTES ? " for this uid" : "");
+}
+
 static void do_pub(struct client *c, const struct wire_env *env)
 {
 	struct broker *b = c->b;
@@ -119,7 +138,7 @@ static void do_pub(struct client *c, const struct wire_env *env)
 	if (!access_client(c, id, POLICY_PUBLISH, t, tn, dispatch_what(what, sizeof(what), "pub to", t, tn)))
 		return;
 	if (retain->type == WIRE_T_TRUE)
-		stored = retain_set(&b->retained, t, tn, c->name.name, c->name.len, data);
+		stored = retain_set(&b->retained, t, tn, c->name.name, c->name.len, c->uid, data);
 	if (stored < 0) {
 		client_close(c, "out of memory", END_ERROR);
 		return;
@@ -134,11 +153,8 @@ static void do_pub(struct client *c, const struct wire_env *env)
 	/* the publisher may have been dropped as a slow consumer of its own message */
 	if (!client_active(c))
 		return;
-	if (stored == RETAIN_E_LIMIT)
-		client_error(c, id, "limit_reached",
-			     "delivered to %lld clients but not retained: retained bounds reached "
-			     "(max_retained %zu, max_retained_bytes %zu)",
-			     (long long)delivered, b->retained.max_count, b->retained.max_bytes);
+	if (stored > 0)
+		not_retained(c, id, stored, delivered);
 	else
 		dispatch_ok(c, id, &(uint64_t){ (uint64_t)delivered });
 }

@@ -45,6 +45,7 @@ static void put_limits(struct wire_buf *wb, const struct broker_config *cfg)
 	put_field(wb, "max_pending", cfg->max_pending);
 	put_field(wb, "max_retained", cfg->max_retained);
 	put_field(wb, "max_retained_bytes", cfg->max_retained_bytes);
+	put_field(wb, "max_retained_bytes_per_uid", cfg->max_retained_bytes_per_uid);
 	put_field(wb, "handshake_timeout_ms", cfg->handshake_timeout_ms);
 	put_field(wb, "idle_timeout_ms", cfg->idle_timeout_ms);
 	put_field(wb, "request_timeout_ms", cfg->request_timeout_ms);

@@ -57,6 +57,9 @@ static void usage(FILE *f)
 		"      --max-retained N         retained topics (default 10000)\n"
 		"      --max-retained-bytes BYTES\n"
 		"                               retained topic + data bytes (default 64M)\n"
+		"      --max-retained-bytes-per-uid BYTES\n"
+		"                               retained bytes the clients of one uid may\n"
+		"                               have set (default 0: no bound but the above)\n"
 		"      --retain-file PATH       keep retained messages in PATH across restarts\n"
 		"      --dgram PATH             also bind a datagram socket at PATH: each\n"
 		"                               datagram is one pub frame, no answer\n"
@@ -158,6 +161,7 @@ int main(int argc, char **argv)
 		{ "max-pending", required_argument, NULL, 'P' },
 		{ "max-retained", required_argument, NULL, 'N' },
 		{ "max-retained-bytes", required_argument, NULL, 'B' },
+		{ "max-retained-bytes-per-uid", required_argument, NULL, 'b' },
 		{ "retain-file", required_argument, NULL, 'f' },
 		{ "dgram", required_argument, NULL, 'D' },
 		{ "group", required_argument, NULL, 'g' },
@@ -242,6 +246,12 @@ int main(int argc, char **argv)
 			if (parse_size(optarg, 0, 64ULL << 30, &v) < 0)
 				return usage_error("invalid --max-retained-bytes", optarg, " (0..64G)");
 			cfg.max_retained_bytes = (size_t)v;
+			break;
+		case 'b':
+			if (parse_size(optarg, 0, 64ULL << 30, &v) < 0)
+				return usage_error("invalid --max-retained-bytes-per-uid", optarg,
+						   " (0..64G)");
+			cfg.max_retained_bytes_per_uid = (size_t)v;
 			break;
 		case 'f':
 			if (!*optarg)

@@ -54,11 +54,18 @@ static void publish_will(struct client *c)
 	struct broker *b = c->b;
 	struct wire_raw data = { c->will.data, c->will.data_len };
 
-	if (c->will.retain &&
-	    retain_set(&b->retained, c->will.topic, c->will.topic_len, c->name.name, c->name.len,
-		       data) == RETAIN_E_LIMIT)
-		log_warn("will not retained: retained bounds reached client=%s topic=%s",
-			 c->name.name, c->will.topic);
+	int r = c->will.retain ? retain_set(&b->retained, c->will.topic, c->will.topic_len,
+					    c->name.name, c->name.len, c->uid, data)
+			       : 0;
+
+	if (r > 0) {
+		b->stats.limit_reached++;
+		log_warn("will not retained: %s reached client=%s uid=%u topic=%s",
+			 retain_limit_name(r), c->name.name, (unsigned)c->uid, c->will.topic);
+	} else if (r < 0) {
+		log_error("will not retained: out of memory client=%s topic=%s", c->name.name,
+			  c->will.topic);
+	}
 	publish_route(b, origin_of(c), c->will.topic, c->will.topic_len, data, "will");
 	b->stats.msgs_routed++;
 }

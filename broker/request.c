@@ -96,20 +96,7 @@ static void on_deadline(struct timer *t)
 /* A positive JSON integer (digits only, no sign, fraction or exponent). */
 static bool positive_int(const struct wire_value *v, uint64_t *out)
 {
-	uint64_t x = 0;
-
-	if (v->type != WIRE_T_NUMBER || v->len == 0 || v->p[0] == '0')
-		return false;
-	for (uint32_t i = 0; i < v->len; i++) {
-		if (v->p[i] < '0' || v->p[i] > '9')
-			return false;
-		if (x > (UINT64_MAX - 9) / 10)
-			x = UINT64_MAX; /* saturate: callers clamp or compare */
-		else
-			x = x * 10 + (uint64_t)(v->p[i] - '0');
-	}
-	*out = x;
-	return true;
+	return wire_uint(v, out) && *out > 0;
 }
 
 void request_handle_req(struct client *c, const struct wire_env *env)

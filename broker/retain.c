@@ -7,6 +7,8 @@
  */
 #include "retain.h"
 
+#include "account.h"
+
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,6 +27,7 @@
 struct retained {
 	struct hnode hn;
 	struct frame *f;
+	struct account *owner; /* charged with topic_len + data_len; NULL: nobody */
 	uint32_t data_len;
 	uint8_t from_len;
 	char from[WIRE_NAME_MAX + 1];
@@ -47,16 +50,31 @@ static const char *entry_data(const struct retained *e)
 static void on_save_timer(struct timer *t);
 
 void retain_init(struct retain_store *rs, struct loop *loop, size_t max_count, size_t max_bytes,
-		 const char *path)
+		 size_t max_bytes_per_uid, struct accounts *accounts, const char *path)
 {
 	htable_init(&rs->topics, entry_key);
 	rs->count = rs->bytes = 0;
 	rs->max_count = max_count;
 	rs->max_bytes = max_bytes;
+	rs->max_bytes_per_uid = max_bytes_per_uid;
+	rs->accounts = accounts;
 	rs->path = path;
 	rs->dirty = false;
 	rs->loop = loop;
 	timer_init(&rs->save_timer, on_save_timer);
+}
+
+const char *retain_limit_name(int code)
+{
+	switch (code) {
+	case RETAIN_E_MAX_COUNT:
+		return "max_retained";
+	case RETAIN_E_MAX_BYTES:
+		return "max_retained_bytes";
+	case RETAIN_E_MAX_UID_BYTES:
+		return "max_retained_bytes_per_uid";
+	}
+	return "?";
 }
 
 static void entry_free(struct retain_store *rs, struct retained *e)
@@ -64,6 +82,10 @@ static void entry_free(struct retain_store *rs, struct retained *e)
 	htable_remove(&rs->topics, &e->hn);
 	rs->count--;
 	rs->bytes -= e->topic_len + e->data_len;
+	if (e->owner) {
+		e->owner->retained -= e->topic_len + e->data_len;
+		account_put(rs->accounts, e->owner);
+	}
 	frame_unref(e->f);
 	free(e);
 }
@@ -102,22 +124,34 @@ static void mark_dirty(struct retain_store *rs)
 		loop_timer_arm(rs->loop, &rs->save_timer, RETAIN_SAVE_MS);
 }
 
-/* Store without bounds checks or persistence (also used by load). */
+/*
+ * Store without bounds checks or persistence (also used by load), charged
+ * to owner (may be NULL; the caller's reference becomes the entry's, or is
+ * put back on failure).
+ */
 static int store(struct retain_store *rs, struct retained *old, const char *topic,
-		 size_t topic_len, const char *from, size_t from_len, struct wire_raw data)
+		 size_t topic_len, const char *from, size_t from_len, struct account *owner,
+		 struct wire_raw data)
 {
 	struct retained *e = malloc(sizeof(*e) + topic_len + 1);
 	struct wire_buf wb;
 
-	if (!e)
+	if (!e) {
+		account_put(rs->accounts, owner);
 		return -ENOMEM;
+	}
 	wire_buf_init(&wb, FRAME_HEADROOM);
 	wire_build_msg_retained(&wb, topic, topic_len, from, from_len, data);
 	e->f = frame_from_buf(&wb);
 	if (!e->f) {
 		free(e);
+		account_put(rs->accounts, owner);
 		return -ENOMEM;
 	}
+	/* charged before old goes: old may hold the same account's last reference */
+	e->owner = owner;
+	if (owner)
+		owner->retained += topic_len + data.len;
 	e->data_len = (uint32_t)data.len;
 	e->from_len = (uint8_t)from_len;
 	memcpy(e->from, from, from_len);
@@ -128,6 +162,10 @@ static int store(struct retain_store *rs, struct retained *old, const char *topi
 	if (old)
 		entry_free(rs, old);
 	if (htable_insert(&rs->topics, &e->hn, htable_hash(topic, topic_len)) < 0) {
+		if (owner) {
+			owner->retained -= topic_len + data.len;
+			account_put(rs->accounts, owner);
+		}
 		frame_unref(e->f);
 		free(e);
 		return -ENOMEM;
@@ -138,10 +176,11 @@ static int store(struct retain_store *rs, struct retained *old, const char *topi
 }
 
 int retain_set(struct retain_store *rs, const char *topic, size_t topic_len, const char *from,
-	       size_t from_len, struct wire_raw data)
+	       size_t from_len, uid_t uid, struct wire_raw data)
 {
 	struct retained *old = find(rs, topic, topic_len);
-	size_t count = rs->count, bytes = rs->bytes;
+	size_t count = rs->count, bytes = rs->bytes, size = topic_len + data.len;
+	struct account *owner = NULL;
 	int r;
 
 	if (!data.len || (data.len == 4 && memcmp(data.p, "null", 4) == 0)) {
@@ -155,9 +194,24 @@ int retain_set(struct retain_store *rs, const char *topic, size_t topic_len, con
 		count--;
 		bytes -= old->topic_len + old->data_len;
 	}
-	if (count + 1 > rs->max_count || bytes + topic_len + data.len > rs->max_bytes)
-		return RETAIN_E_LIMIT;
-	r = store(rs, old, topic, topic_len, from, from_len, data);
+	if (count + 1 > rs->max_count)
+		return RETAIN_E_MAX_COUNT;
+	if (bytes + size > rs->max_bytes)
+		return RETAIN_E_MAX_BYTES;
+	if (rs->accounts) {
+		size_t used;
+
+		owner = account_get(rs->accounts, uid);
+		if (!owner)
+			return -ENOMEM;
+		/* replacing one's own value: only the difference counts */
+		used = owner->retained - (old && old->owner == owner ? old->topic_len + old->data_len : 0);
+		if (rs->max_bytes_per_uid && used + size > rs->max_bytes_per_uid) {
+			account_put(rs->accounts, owner);
+			return RETAIN_E_MAX_UID_BYTES;
+		}
+	}
+	r = store(rs, old, topic, topic_len, from, from_len, owner, data);
 	if (r == 0)
 		mark_dirty(rs);
 	return r;
@@ -238,6 +292,10 @@ static void append_entry(struct hnode *hn, void *ud)
 	wire_buf_put_jstr(b, e->topic, e->topic_len);
 	wire_buf_puts(b, ",\"from\":");
 	wire_buf_put_jstr(b, e->from, e->from_len);
+	if (e->owner) {
+		wire_buf_puts(b, ",\"uid\":");
+		wire_buf_put_u64(b, e->owner->uid);
+	}
 	wire_buf_puts(b, ",\"data\":");
 	wire_buf_put(b, entry_data(e), e->data_len);
 	wire_buf_puts(b, "}\n");
@@ -320,6 +378,8 @@ static int load_line(struct retain_store *rs, const char *line, size_t n, const 
 	const char *t, *f;
 	size_t tn, fn;
 	struct wire_raw data;
+	struct account *owner = NULL;
+	uint64_t uid;
 
 	if (wire_scan(line, n, &env, NULL) != 0) {
 		*why = "not a JSON object";
@@ -345,9 +405,18 @@ static int load_line(struct retain_store *rs, const char *line, size_t n, const 
 		*why = "more retained messages than --max-retained / --max-retained-bytes allow";
 		return -E2BIG;
 	}
+	if (env.f[WF_UID].type != WIRE_T_ABSENT) {
+		if (!wire_uint(&env.f[WF_UID], &uid) || uid >= (uid_t)-1) {
+			*why = "invalid 'uid'";
+			return -EINVAL;
+		}
+		/* charged, but not held to the per-uid bound: that applies to new values */
+		if (rs->accounts && !(owner = account_get(rs->accounts, (uid_t)uid)))
+			return -ENOMEM;
+	}
 	data.p = env.f[WF_DATA].p;
 	data.len = env.f[WF_DATA].len;
-	return store(rs, find(rs, t, tn), t, tn, f, fn, data);
+	return store(rs, find(rs, t, tn), t, tn, f, fn, owner, data);
 }
 
 /* A first start must still be able to save later: find out now, not in a second. */

@@ -208,24 +208,18 @@ static struct lsub *sub_answered(jbus_conn *c, const struct wire_value *id)
  */
 static int on_dropped_frame(jbus_conn *c, const struct wire_env *env)
 {
-	const struct wire_value *n = &env->f[WF_COUNT];
-	unsigned long long count;
+	uint64_t count;
 	const char *pattern;
-	char *end;
 
 	if (frame_copy_string(&env->f[WF_TOPIC], c->topic_buf, sizeof(c->topic_buf), &pattern) ||
-	    n->type != WIRE_T_NUMBER || *n->p == '-')
-		return JBUS_E_PROTOCOL;
-	errno = 0;
-	count = strtoull(n->p, &end, 10);
-	if (errno || end != n->p + n->len)
+	    !wire_uint(&env->f[WF_COUNT], &count))
 		return JBUS_E_PROTOCOL;
 	if (c->on_dropped) {
 		c->on_dropped(c, pattern, count, c->dropped_ud);
 	} else if (c->on_error) {
 		char msg[WIRE_TOPIC_MAX + 64];
 
-		snprintf(msg, sizeof(msg), "dropped %llu message%s on '%s'", count,
+		snprintf(msg, sizeof(msg), "dropped %llu message%s on '%s'", (unsigned long long)count,
 			 count == 1 ? "" : "s", pattern);
 		c->on_error(c, "dropped", msg, NULL, c->error_ud);
 	}

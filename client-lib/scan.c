@@ -288,6 +288,7 @@ static const char *const field_names[WF__COUNT] = {
 	[WF_CLIENTS] = "clients",
 	[WF_ON_FULL] = "on_full",
 	[WF_COUNT] = "count",
+	[WF_UID] = "uid",
 };
 
 const char *wire_field_name(enum wire_field f)
@@ -505,6 +506,25 @@ int wire_string(const struct wire_value *v, char *buf, size_t cap, const char **
 	*out = buf;
 	*out_len = o;
 	return 0;
+}
+
+bool wire_uint(const struct wire_value *v, uint64_t *out)
+{
+	uint64_t x = 0;
+
+	/* the scanner already rejected leading zeros */
+	if (v->type != WIRE_T_NUMBER || v->len == 0)
+		return false;
+	for (uint32_t i = 0; i < v->len; i++) {
+		if (v->p[i] < '0' || v->p[i] > '9')
+			return false;
+		if (x > (UINT64_MAX - 9) / 10)
+			x = UINT64_MAX; /* saturate: callers clamp or compare */
+		else
+			x = x * 10 + (uint64_t)(v->p[i] - '0');
+	}
+	*out = x;
+	return true;
 }
 
 bool wire_value_is(const struct wire_value *v, const char *s)

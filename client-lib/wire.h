@@ -102,6 +102,7 @@ enum wire_field {
 	WF_CLIENTS,
 	WF_ON_FULL,
 	WF_COUNT,
+	WF_UID,
 	WF__COUNT
 };
 
@@ -144,6 +145,12 @@ int wire_string(const struct wire_value *v, char *buf, size_t cap, const char **
 
 /* Is the value a string equal to s (escapes decoded; s shorter than 64 bytes)? */
 bool wire_value_is(const struct wire_value *v, const char *s);
+
+/*
+ * Is the value a non-negative JSON integer (digits only: no sign, fraction
+ * or exponent)? Its value in *out, saturated at UINT64_MAX.
+ */
+bool wire_uint(const struct wire_value *v, uint64_t *out);
 
 /* section: building */
 

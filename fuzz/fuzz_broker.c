@@ -60,18 +60,10 @@
 #include "client.h"
 #include "log.h"
 #include "retain.h"
+#include "fuzz_check.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "fuzz_broker: check failed: %s (line %d)\n", #cond,        \
-				__LINE__);                                                         \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
 
 #define MAX_CLIENTS 3
 /* turns of the loop one segment may take before it counts as never settling */
@@ -335,6 +327,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	/* retained values outlive their publishers: drop them, keep the bounds */
 	retain_fini(&b->retained);
-	retain_init(&b->retained, b->loop, b->cfg.max_retained, b->cfg.max_retained_bytes, NULL);
+	retain_init(&b->retained, b->loop, b->cfg.max_retained, b->cfg.max_retained_bytes,
+		    b->cfg.max_retained_bytes_per_uid, &b->accounts, NULL);
+	/* no connection and no retained value: no account */
+	CHECK(b->accounts.by_uid.count == 0);
 	return 0;
 }

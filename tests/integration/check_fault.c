@@ -1,5 +1,5 @@
 /*
- * Fault tests (issue 5, "Hardening evidence"): clients SIGKILLed in every
+ * Fault tests: clients SIGKILLed in every
  * state (connected, half a hello, half a frame, a full output queue,
  * pending requests on either side), a client that stops reading, 10,000
  * connect/disconnect cycles with no growth in the broker's memory or file
@@ -626,7 +626,9 @@ static struct jt_conn *try_hello(char *op, size_t cap)
 	o = jt_parse(line);
 	jt_fmt(op, cap, "%s", jt_str(o, "op") ? jt_str(o, "op") : "?");
 	if (strcmp(op, "error") == 0) {
-		ck_assert_msg(strcmp(jt_str(o, "code"), "limit_reached") == 0, "refused: %s", line);
+		ck_assert_msg(strcmp(jt_str(o, "code"), "limit_reached") == 0 &&
+				      jt_str(o, "limit") && strcmp(jt_str(o, "limit"), "open_files") == 0,
+			      "refused: %s", line);
 		jt_expect_eof_next(c);
 	} else {
 		ck_assert_msg(strcmp(op, "welcome") == 0, "hello answered with %s", line);

@@ -163,7 +163,8 @@ START_TEST(test_limits_max_clients)
 	/* mid-handshake, it still counts; accepted before d (FIFO backlog) */
 	h = jt_connect(jt_b.path);
 	d = jt_connect(jt_b.path);
-	jt_expect_error_id(d, "limit_reached", NULL, NULL);
+	jt_expect_line(d, "{\"op\":\"error\",\"code\":\"limit_reached\",\"message\":"
+			  "\"the broker has reached max_clients (3)\",\"limit\":\"max_clients\"}");
 	jt_expect_eof_next(d);
 	jt_sync(a);
 

@@ -1,5 +1,5 @@
 /*
- * Quotas and timeouts (issue 5): --max-clients-per-uid, --max-subs and
+ * Quotas and timeouts: --max-clients-per-uid, --max-subs and
  * --idle-timeout, their limit_reached / timeout errors, the counters and
  * the "limits" object of stats.
  *
@@ -8,6 +8,7 @@
  * and a client that must stay keeps pinging while it waits.
  */
 #include <stdio.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -21,21 +22,28 @@
 #define IDLE_MS 300
 #define PING_MS 50
 
+/* The test's directory, open to others, and the socket path in it. */
+static void open_dir(void)
+{
+	jt_setup_dir();
+	ck_assert_int_eq(chmod(jt_b.dir, 0755), 0);
+	jt_fmt(jt_b.path, sizeof(jt_b.path), "%s/jbus.sock", jt_b.dir);
+}
+
 START_TEST(test_quota_clients_per_uid)
 {
 	struct jt_conn *a, *b, *n;
 	int64_t deadline;
 
-	jt_setup_dir();
 	/* nobody must reach the socket: the directory and the socket open to others */
-	ck_assert_int_eq(chmod(jt_b.dir, 0755), 0);
-	jt_fmt(jt_b.path, sizeof(jt_b.path), "%s/jbus.sock", jt_b.dir);
+	open_dir();
 	jt_broker_start_at(&jt_b, jt_b.path, JT_ARGV("-m", "0666", "--max-clients-per-uid", "1"));
 	a = jt_client("a");
 	/* refused at accept, before any hello: the error has no id */
 	b = jt_connect(jt_b.path);
 	jt_expect_line(b, "{\"op\":\"error\",\"code\":\"limit_reached\","
-			  "\"message\":\"uid 0 has reached max_clients_per_uid (1)\"}");
+			  "\"message\":\"uid 0 has reached max_clients_per_uid (1)\","
+			  "\"limit\":\"max_clients_per_uid\"}");
 	jt_expect_eof_next(b);
 	jt_close(b);
 	/* another uid has its own count */
@@ -186,6 +194,86 @@ START_TEST(test_quota_idle_partial_line)
 }
 END_TEST
 
+/* section: retained bytes per uid */
+
+/* A retained pub by c, answered ok (delivered to nobody). */
+static void retain_ok(struct jt_conn *c, const char *topic, const char *data)
+{
+	jt_send(c, "{\"op\":\"pub\",\"topic\":\"%s\",\"data\":%s,\"retain\":true,\"id\":1}",
+		topic, data);
+	jt_expect_ok(c, "1", 0);
+}
+
+/* The same, refused for the uid's bound of 20 bytes (delivered all the same). */
+static void retain_refused(struct jt_conn *c, const char *topic, const char *data)
+{
+	jt_send(c, "{\"op\":\"pub\",\"topic\":\"%s\",\"data\":%s,\"retain\":true,\"id\":2}",
+		topic, data);
+	jt_expect_line(c, "{\"op\":\"error\",\"id\":2,\"code\":\"limit_reached\",\"message\":"
+			  "\"delivered to 0 clients but not retained: max_retained_bytes_per_uid (20) "
+			  "reached for this uid\",\"limit\":\"max_retained_bytes_per_uid\"}");
+}
+
+/* A broker others may reach, with 20 retained bytes per uid (and a retain file, or NULL). */
+static void start_open(const char *file)
+{
+	jt_broker_start_at(&jt_b, jt_b.path,
+			   JT_ARGV("-m", "0666", "--max-retained-bytes-per-uid", "20",
+				   file ? "--retain-file" : NULL, file));
+}
+
+/*
+ * Topic plus data bytes of the values a uid set, against its bound: a replacement of its own
+ * value counts only once; a value replaced or cleared by someone else is off its account;
+ * another uid has its own; the global bounds still apply to all.
+ */
+START_TEST(test_quota_retained_per_uid)
+{
+	struct jt_conn *r, *n;
+
+	open_dir();
+	start_open(NULL);
+	r = jt_client("r");
+	n = jt_hello_as(jt_b.path, "n", NOBODY, NOBODY);
+	retain_ok(n, "n/a", "1234567890");  /* 3 + 10 = 13 */
+	retain_refused(n, "n/b", "12345"); /* 13 + 8 > 20 */
+	retain_ok(n, "n/a", "123456789012345"); /* its own 13 go: 18 */
+	retain_refused(n, "n", "12");          /* 18 + 3 */
+	/* the same bound, its own account: root */
+	retain_ok(r, "r/x", "123456789012345");
+	/* root takes n/a over: 4 for root (over its 20: refused), then n/a cleared by root */
+	retain_refused(r, "n/a", "1");
+	retain_ok(r, "n/a", "null");
+	retain_ok(n, "n/b", "12345");           /* 8 */
+	retain_ok(n, "n/c", "1234567");         /* 8 + 10 = 18 */
+	retain_ok(n, "n/b", "null");            /* 10 */
+	retain_ok(n, "n/d", "1234567");         /* 20 */
+	ck_assert_int_eq(jt_stat(r, "limit_reached"), 3);
+	ck_assert_int_eq(jt_stat(r, "retained"), 3);
+}
+END_TEST
+
+/* The charges survive a restart: the retain file keeps whose each value is. */
+START_TEST(test_quota_retained_per_uid_file)
+{
+	char file[PATH_MAX];
+	struct jt_conn *n;
+
+	open_dir();
+	jt_fmt(file, sizeof(file), "%s/retained", jt_b.dir);
+	start_open(file);
+	n = jt_hello_as(jt_b.path, "n", NOBODY, NOBODY);
+	retain_ok(n, "n/a", "1234567890");
+	ck_assert_int_eq(kill(jt_b.pid, SIGTERM), 0);
+	jt_broker_expect_exit(&jt_b);
+	start_open(file);
+	n = jt_hello_as(jt_b.path, "n", NOBODY, NOBODY);
+	retain_refused(n, "n/b", "12345");
+	retain_ok(n, "n/a", "null");
+	retain_ok(n, "n/b", "12345");
+}
+END_TEST
+
 START_TEST(test_quota_stats_limits)
 {
 	struct jt_conn *c;
@@ -204,6 +292,7 @@ START_TEST(test_quota_stats_limits)
 	ck_assert_int_eq(jt_int(l, "max_subs"), 9);
 	ck_assert_int_eq(jt_int(l, "idle_timeout_ms"), 2500);
 	ck_assert_int_eq(jt_int(l, "max_clients"), 10000);
+	ck_assert_int_eq(jt_int(l, "max_retained_bytes_per_uid"), 0);
 	json_object_put(o);
 }
 END_TEST
@@ -223,6 +312,7 @@ START_TEST(test_quota_defaults)
 	ck_assert_int_eq(jt_int(l, "idle_timeout_ms"), 0);
 	ck_assert_int_eq(jt_int(l, "max_subs"), 10000);
 	ck_assert_int_eq(jt_int(l, "handshake_timeout_ms"), 5000);
+	ck_assert_int_eq(jt_int(l, "max_retained_bytes_per_uid"), 0);
 	json_object_put(o);
 }
 END_TEST
@@ -235,6 +325,8 @@ Suite *jt_suite(void)
 		{ "max_subs", test_quota_max_subs },
 		{ "idle_timeout", test_quota_idle_timeout },
 		{ "idle_partial_line", test_quota_idle_partial_line },
+		{ "retained_per_uid", test_quota_retained_per_uid },
+		{ "retained_per_uid_file", test_quota_retained_per_uid_file },
 		{ "stats_limits", test_quota_stats_limits },
 		{ "defaults", test_quota_defaults },
 	};

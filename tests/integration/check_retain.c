@@ -325,10 +325,21 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* want with "@UID" replaced by this process's uid (the broker charges values to it). */
+static const char *with_uid(const char *want, char *buf, size_t cap)
+{
+	const char *at = strstr(want, "@UID");
+
+	if (!at)
+		return want;
+	snprintf(buf, cap, "%.*s%u%s", (int)(at - want), want, (unsigned)getuid(), at + 4);
+	return buf;
+}
+
 /* The file is the header, then exactly the lines of want in any order (want sorted). */
 static bool file_is(const char *text, const char *const *want, size_t n)
 {
-	char copy[4096], *lines[16], *save = NULL, *l;
+	char copy[4096], *lines[16], *save = NULL, *l, line[1024];
 	size_t k = 0;
 
 	snprintf(copy, sizeof(copy), "%s", text);
@@ -341,7 +352,7 @@ static bool file_is(const char *text, const char *const *want, size_t n)
 		return false;
 	qsort(lines, k, sizeof(*lines), cmp_str);
 	for (size_t i = 0; i < n; i++)
-		if (strcmp(lines[i], want[i]) != 0)
+		if (strcmp(lines[i], with_uid(want[i], line, sizeof(line))) != 0)
 			return false;
 	return true;
 }
@@ -377,8 +388,10 @@ static void expect_no_tmp(void)
 
 START_TEST(test_retain_file_within_a_second)
 {
-	const char *const both[] = { "{\"topic\":\"a/b\",\"from\":\"p\",\"data\":{\"v\": [1, 2]}}",
-				     "{\"topic\":\"c\",\"from\":\"p\",\"data\":\"s\"}" };
+	const char *const both[] = {
+		"{\"topic\":\"a/b\",\"from\":\"p\",\"uid\":@UID,\"data\":{\"v\": [1, 2]}}",
+		"{\"topic\":\"c\",\"from\":\"p\",\"uid\":@UID,\"data\":\"s\"}",
+	};
 	struct jt_conn *p, *s;
 	int64_t ms;
 
@@ -420,9 +433,9 @@ START_TEST(test_retain_file_at_shutdown)
 	stop();
 	ck_assert(read_file(file, text, sizeof(text)));
 	ck_assert_msg(file_is(text,
-			      JT_ARGV("{\"topic\":\"x/\xc3\xa9\",\"from\":\"p\","
+			      JT_ARGV("{\"topic\":\"x/\xc3\xa9\",\"from\":\"p\",\"uid\":@UID,"
 				      "\"data\":[\"\\u00e9\", 1.50]}",
-				      "{\"topic\":\"y\",\"from\":\"p\",\"data\":true}"),
+				      "{\"topic\":\"y\",\"from\":\"p\",\"uid\":@UID,\"data\":true}"),
 			      2),
 		      "retain file after shutdown:\n%s", text);
 	expect_no_tmp();
@@ -465,7 +478,8 @@ START_TEST(test_retain_file_stale_tmp)
 	/* the next write replaces both */
 	p = jt_client("p");
 	retain(p, "new", "1", 0);
-	wait_file(JT_ARGV("{\"topic\":\"new\",\"from\":\"p\",\"data\":1}",
+	/* a value loaded without "uid" is charged to nobody, and saved so */
+	wait_file(JT_ARGV("{\"topic\":\"new\",\"from\":\"p\",\"uid\":@UID,\"data\":1}",
 			  "{\"topic\":\"old\",\"from\":\"p\",\"data\":1}"),
 		  2, 4000);
 	expect_no_tmp();
