@@ -279,16 +279,17 @@ FUZZ_DIR     := build/fuzz
 FUZZ_CFLAGS  := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	$(CPPFLAGS_ALL) $(WARN) -Wno-format-nonliteral
 FUZZ_CODEC   := client-lib/wire.c client-lib/scan.c client-lib/topic.c
-FUZZ_TARGETS := scan http frames topic broker
+FUZZ_TARGETS := scan http frames topic broker policy
 
 $(FUZZ_DIR)/fuzz_http: broker/http.c
 $(FUZZ_DIR)/fuzz_topic: broker/router.c broker/htable.c
 $(FUZZ_DIR)/fuzz_broker: $(BROKER_SRC) client-lib/sockpath.c
+$(FUZZ_DIR)/fuzz_policy: broker/policy.c
 
 FUZZ_OPTS_http := -max_len=12000
 
 # every header as a prerequisite: a target is one compiler call, without .d files
-FUZZ_HEADERS := $(wildcard broker/*.h client-lib/*.h client-lib/include/*.h)
+FUZZ_HEADERS := $(wildcard broker/*.h client-lib/*.h client-lib/include/*.h fuzz/*.h)
 
 $(FUZZ_DIR)/fuzz_%: fuzz/fuzz_%.c $(FUZZ_CODEC) $(FUZZ_HEADERS)
 	@mkdir -p $(@D)

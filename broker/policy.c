@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <json-c/json.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -319,6 +320,7 @@ int policy_parse(const char *text, size_t len, struct policy **out, char *err, s
 {
 	struct parser ps = { .err = err, .errlen = errlen };
 	struct wire_err we;
+	json_tokener *tok;
 	json_object *root;
 	int r;
 
@@ -328,9 +330,24 @@ int policy_parse(const char *text, size_t len, struct policy **out, char *err, s
 		snprintf(err, errlen, "invalid JSON at byte %zu: %s", we.offset, we.reason);
 		return -EINVAL;
 	}
-	root = json_tokener_parse(text);
-	if (!root)
+	if (len > INT_MAX) {
+		snprintf(err, errlen, "the policy is larger than %d bytes", INT_MAX);
+		return -EINVAL;
+	}
+	/* text need not end in a NUL; depth as the scanner allows it */
+	tok = json_tokener_new_ex(WIRE_MAX_DEPTH + 1);
+	if (!tok) {
+		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
+	}
+	root = json_tokener_parse_ex(tok, text, (int)len);
+	if (!root) {
+		/* a lone number is still open without a byte after it; null is NULL */
+		snprintf(err, errlen, "the policy must be a JSON object");
+		json_tokener_free(tok);
+		return -EINVAL;
+	}
+	json_tokener_free(tok);
 	ps.p = calloc(1, sizeof(*ps.p));
 	r = ps.p ? parse_top(&ps, root) : -ENOMEM;
 	json_object_put(root);

@@ -34,17 +34,9 @@
 #include <string.h>
 
 #include "wire.h"
+#include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "fuzz_frames: check failed: %s (line %d)\n", #cond,        \
-				__LINE__);                                                         \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
 
 /* The broker's smallest own buffer (4096 in client.c), scaled down. */
 #define MIN_KEEP 16

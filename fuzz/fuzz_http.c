@@ -4,8 +4,9 @@
  * http_feed() answers through a struct client, so this file is a link
  * seam: it is built with broker/http.c and the codec only, and defines the
  * few broker functions http.c calls (client_queue_buf, client_linger,
- * client_close, introspect_build_*, log_msg) as stubs that record the
- * response instead of queueing it. No broker code is changed for it.
+ * client_close, introspect_build_*, access_check, log_msg) as stubs that
+ * record the response instead of queueing it. The policy says no to
+ * inputs of odd length, so the 403 answer is checked too. No broker code is changed for it.
  *
  * For every input that http_detect() calls HTTP, it checks:
  *  - http_feed() either wants more bytes (only below 8 KiB with no end of
@@ -28,12 +29,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "access.h"
 #include "broker.h"
 #include "client.h"
 #include "http.h"
 #include "introspect.h"
 #include "log.h"
 #include "outq.h"
+#include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -44,6 +47,7 @@ static struct {
 	int lingers;    /* client_linger calls */
 	int closes;     /* client_close calls */
 	char *resp;     /* the last response, NUL-terminated */
+	bool deny;      /* access_check's answer: no */
 	size_t resp_len;
 } rec;
 
@@ -92,6 +96,13 @@ void client_close(struct client *c, const char *log_why, enum client_end why)
 }
 
 /* Fixed bodies of the right shape: the parser's job ends at choosing them. */
+bool access_check(struct client *c, enum policy_op op, const char *s, size_t n,
+		  const char *what)
+{
+	(void)c, (void)op, (void)s, (void)n, (void)what;
+	return !rec.deny;
+}
+
 void introspect_build_stats(struct broker *b, struct wire_buf *wb, const struct wire_value *id)
 {
 	wire_buf_puts(wb, "{\"op\":\"stats\",\"uptime_ms\":1}\n");
@@ -105,22 +116,15 @@ void introspect_build_clients(struct broker *b, struct wire_buf *wb,
 
 /* section: checks */
 
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "fuzz_http: check failed: %s (line %d)\n", #cond,          \
-				__LINE__);                                                         \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
-
 static struct broker fake_broker;
 static struct client fake_client;
+static bool deny_input; /* this input's policy: odd lengths are denied */
 
 static void reset(void)
 {
 	free(rec.resp);
 	memset(&rec, 0, sizeof(rec));
+	rec.deny = deny_input;
 	memset(&fake_client, 0, sizeof(fake_client));
 	fake_client.b = &fake_broker;
 	fake_client.state = CLIENT_HANDSHAKE;
@@ -151,7 +155,7 @@ static int check_response(bool head)
 
 	CHECK(rec.responses == 1 && rec.lingers == 1 && rec.closes == 0 && r);
 	CHECK(sscanf(r, "HTTP/1.1 %3d ", &status) == 1);
-	CHECK(status == 200 || status == 400 || status == 404 || status == 408 || status == 431);
+	CHECK(status == 200 || status == 400 || status == 403 || status == 404 || status == 408 || status == 431);
 	hdr_end = strstr(r, "\r\n\r\n");
 	CHECK(hdr_end);
 	for (const char *l = strstr(r, "\r\n") + 2; l < hdr_end + 2; l = strstr(l, "\r\n") + 2) {
@@ -180,6 +184,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t whole_len;
 	int r, det = http_detect(p, size);
 
+	deny_input = size & 1;
 	/* a prefix of HTTP cannot look like something else */
 	for (size_t k = 0; k <= size && k < 6; k++) {
 		int d = http_detect(p, k);

@@ -19,11 +19,13 @@
  *  - the router, with each valid pattern subscribed by its own owner and
  *    all of them by one more owner: router_match reports each owner once
  *    per matching pattern, exactly the patterns the reference matches; a
- *    repeated pattern is ROUTER_E_EXISTS for the same owner;
- *    router_sub_pattern gives the pattern back; after unsubscribing every
- *    other owner the rest still match as before; unsubscribing twice is
- *    ROUTER_E_NOT_FOUND; and with everything unsubscribed the tree is
- *    pruned back to its root (no subscriptions, no nodes).
+ *    repeated pattern is ROUTER_E_EXISTS for the same owner and gives back
+ *    the same subscription, which router_find finds too;
+ *    router_sub_pattern gives the pattern back; after removing every
+ *    other owner's subscription the rest still match as before, and
+ *    router_find no longer finds a removed one; and with everything
+ *    unsubscribed the tree is pruned back to its root (no subscriptions,
+ *    no nodes).
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -33,17 +35,9 @@
 
 #include "router.h"
 #include "topic.h"
+#include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "fuzz_topic: check failed: %s (line %d)\n", #cond,         \
-				__LINE__);                                                         \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
 
 #define MAX_PATTERNS 16
 
@@ -160,13 +154,14 @@ struct field {
 };
 
 struct owner {
-	struct list_head subs;
+	struct router_owner subs;
 	unsigned hits;
 };
 
-static void on_match(void *owner, void *ud)
+static void on_match(struct sub *s, void *ud)
 {
-	((struct owner *)owner)->hits++;
+	(void)ud;
+	((struct owner *)s->owner)->hits++;
 }
 
 /* Match t; every owner i < n (its pattern pats[i]) is reported iff live and matching. */
@@ -203,34 +198,36 @@ static void check_router(const struct field *pats, size_t n, const struct field 
 	struct owner own[MAX_PATTERNS], all;
 	bool live[MAX_PATTERNS];
 	char buf[TOPIC_MAX];
-	struct sub *s;
+	struct sub *s, *again;
 
 	CHECK(router_init(&r) == 0);
-	list_init(&all.subs);
+	router_owner_init(&all.subs);
 	for (size_t i = 0; i < n; i++) {
 		bool dup = false;
 
-		list_init(&own[i].subs);
+		router_owner_init(&own[i].subs);
 		live[i] = true;
-		CHECK(router_subscribe(&r, &own[i].subs, &own[i], pats[i].p, pats[i].n) == 0);
-		CHECK(router_subscribe(&r, &own[i].subs, &own[i], pats[i].p, pats[i].n) ==
+		CHECK(router_subscribe(&r, &own[i].subs, &own[i], pats[i].p, pats[i].n, &s) == 0);
+		CHECK(router_subscribe(&r, &own[i].subs, &own[i], pats[i].p, pats[i].n, &again) ==
 		      ROUTER_E_EXISTS);
+		CHECK(again == s && s->owner == &own[i] && own[i].subs.count == 1);
+		CHECK(router_find(&r, &own[i].subs, pats[i].p, pats[i].n) == s);
 		for (size_t j = 0; j < i && !dup; j++)
 			dup = pats[j].n == pats[i].n &&
 			      memcmp(pats[j].p, pats[i].p, pats[i].n) == 0;
-		CHECK(router_subscribe(&r, &all.subs, &all, pats[i].p, pats[i].n) ==
+		CHECK(router_subscribe(&r, &all.subs, &all, pats[i].p, pats[i].n, NULL) ==
 		      (dup ? ROUTER_E_EXISTS : 0));
-		s = list_first_entry(&own[i].subs, struct sub, owner_link);
 		CHECK(router_sub_pattern(s, buf, sizeof(buf)) == pats[i].n &&
 		      memcmp(buf, pats[i].p, pats[i].n) == 0);
 	}
 	if (t)
 		check_route(&r, own, pats, live, n, &all, t);
 	for (size_t i = 0; i < n; i += 2) {
-		CHECK(router_unsubscribe(&r, &own[i].subs, pats[i].p, pats[i].n) == 0);
-		CHECK(router_unsubscribe(&r, &own[i].subs, pats[i].p, pats[i].n) ==
-		      ROUTER_E_NOT_FOUND);
-		CHECK(list_empty(&own[i].subs));
+		s = router_find(&r, &own[i].subs, pats[i].p, pats[i].n);
+		CHECK(s != NULL);
+		router_remove(&r, &own[i].subs, s);
+		CHECK(router_find(&r, &own[i].subs, pats[i].p, pats[i].n) == NULL);
+		CHECK(list_empty(&own[i].subs.subs) && own[i].subs.count == 0);
 		live[i] = false;
 	}
 	if (t)

@@ -1,5 +1,5 @@
 /*
- * Access control (issue 5, docs/security.md): the policy file's allow and
+ * Access control (docs/security.md): the policy file's allow and
  * deny rules for publish, subscribe, own, send, call, monitor and
  * introspect, name reservations, group rules, the will and datagram
  * checks, the forbidden error, its log line and counter, SIGHUP reload,

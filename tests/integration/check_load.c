@@ -1,5 +1,5 @@
 /*
- * Load (issue 5, "Hardening evidence"): 5,000 concurrent clients
+ * Load: 5,000 concurrent clients
  * ($JT_LOAD_CLIENTS to change it), each subscribed, and a few publishers;
  * every message is accounted for, by each subscriber and by the broker's
  * counters.
