@@ -9,7 +9,11 @@
 
 #include "broker.h"
 #include "client.h"
+#include "dispatch.h"
 #include "log.h"
+#include "monitor.h"
+#include "router.h"
+#include "topic.h"
 
 #define ACCESS_MAX_GROUPS 256
 
@@ -148,6 +152,87 @@ int access_init(struct broker *b, char *err, size_t errlen)
 	return 0;
 }
 
+/* section: taking back what a reloaded policy no longer allows */
+
+struct revoked {
+	unsigned names, subs, monitors, wills;
+};
+
+/* A subscription taken back: forbidden without an id, naming its pattern in "topic". */
+static void revoke_sub(struct client *c, struct sub *s, const char *pat, size_t n,
+		       const char *what, const char *why)
+{
+	struct wire_buf x;
+
+	wire_buf_init(&x, 0);
+	wire_buf_puts(&x, "\"topic\":");
+	wire_buf_put_jstr(&x, pat, n);
+	wire_buf_put(&x, "", 1);
+	client_error_extra(c, NULL, "forbidden", wire_buf_failed(&x) ? NULL : x.p,
+			   "%s is forbidden: %s; unsubscribed", what, why);
+	wire_buf_free(&x);
+	dispatch_drop_sub(c, s);
+}
+
+static void revoke_client(struct client *c, struct revoked *n)
+{
+	char why[200], what[100];
+	struct sub *s, *tmp;
+
+	if (!c->name.anon &&
+	    !check(c, POLICY_OWN, c->name.name, c->name.len,
+		   dispatch_what(what, sizeof(what), "taking the name", c->name.name, c->name.len),
+		   why, sizeof(why))) {
+		n->names++;
+		client_error(c, NULL, "forbidden", "%s is forbidden: %s; disconnecting", what, why);
+		client_linger(c, false, END_ERROR);
+		return;
+	}
+	list_for_each_entry_safe(s, tmp, &c->subs.subs, owner_link) {
+		char pat[TOPIC_MAX];
+		size_t len = router_sub_pattern(s, pat, sizeof(pat));
+
+		if (check(c, POLICY_SUBSCRIBE, pat, len,
+			  dispatch_what(what, sizeof(what), "sub to", pat, len), why, sizeof(why)))
+			continue;
+		n->subs++;
+		revoke_sub(c, s, pat, len, what, why);
+		if (!client_active(c))
+			return;
+	}
+	if (c->monitor && !check(c, POLICY_MONITOR, NULL, 0, "monitor", why, sizeof(why))) {
+		n->monitors++;
+		monitor_client_gone(c);
+		client_error(c, NULL, "forbidden", "monitor is forbidden: %s; monitoring stopped",
+			     why);
+	}
+	if (c->will.topic &&
+	    !check(c, POLICY_PUBLISH, c->will.topic, c->will.topic_len,
+		   dispatch_what(what, sizeof(what), "a will on", c->will.topic,
+				 c->will.topic_len),
+		   why, sizeof(why))) {
+		n->wills++;
+		client_error(c, NULL, "forbidden", "%s is forbidden: %s; the will is dropped", what,
+			     why);
+		free(c->will.topic);
+		free(c->will.data);
+		memset(&c->will, 0, sizeof(c->will));
+	}
+}
+
+static void revoke_all(struct broker *b)
+{
+	struct revoked n = { 0 };
+	struct client *c, *tmp;
+
+	list_for_each_entry_safe(c, tmp, &b->clients, link)
+		if (c->state == CLIENT_ACTIVE)
+			revoke_client(c, &n);
+	if (n.names || n.subs || n.monitors || n.wills)
+		log_info("reload: taken back names=%u subscriptions=%u monitors=%u wills=%u",
+			 n.names, n.subs, n.monitors, n.wills);
+}
+
 void access_reload(struct broker *b)
 {
 	struct policy *p;
@@ -166,6 +251,7 @@ void access_reload(struct broker *b)
 	b->policy_gen++;
 	log_info("reload: policy %s loaded (%zu rules and reservations)", b->cfg.policy_file,
 		 policy_size(p));
+	revoke_all(b);
 }
 
 void access_fini(struct broker *b)

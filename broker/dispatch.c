@@ -239,6 +239,14 @@ static void do_sub(struct client *c, const struct wire_env *env)
 		b->stats.deliveries += retain_replay(&b->retained, c, t, tn);
 }
 
+void dispatch_drop_sub(struct client *c, struct sub *s)
+{
+	/* what it lost or kept goes with it: no dropped notice follows */
+	lag_sub_gone(c, s);
+	set_on_full(c, s, SUB_DISCONNECT);
+	router_remove(&c->b->router, &c->subs, s);
+}
+
 static void do_unsub(struct client *c, const struct wire_env *env)
 {
 	const struct wire_value *id = &env->f[WF_ID];
@@ -250,12 +258,8 @@ static void do_unsub(struct client *c, const struct wire_env *env)
 	if (pattern_field(c, env, tbuf, &t, &tn) < 0)
 		return;
 	s = router_find(&c->b->router, &c->subs, t, tn);
-	if (s) {
-		/* what it lost or kept goes with it: no dropped notice follows */
-		lag_sub_gone(c, s);
-		set_on_full(c, s, SUB_DISCONNECT);
-		router_remove(&c->b->router, &c->subs, s);
-	}
+	if (s)
+		dispatch_drop_sub(c, s);
 	/* unsubscribing what is not subscribed is not an error either */
 	dispatch_ok(c, id, NULL);
 }

@@ -11,6 +11,7 @@
 #include "wire.h"
 
 struct client;
+struct sub;
 
 void dispatch_frame(struct client *c, const char *p, size_t n);
 
@@ -22,6 +23,9 @@ const char *dispatch_excerpt(const char *s, size_t n, char *buf, size_t cap);
 const char *dispatch_what(char *buf, size_t cap, const char *op, const char *s, size_t n);
 
 void dispatch_ok(struct client *c, const struct wire_value *id, const uint64_t *delivered);
+
+/* Removes c's subscription s (unsub, or taken back by a policy reload). */
+void dispatch_drop_sub(struct client *c, struct sub *s);
 
 /* The handshake (handshake.c): the first frame of a connection. */
 void handshake_frame(struct client *c, int scan, const struct wire_env *env,

@@ -45,6 +45,7 @@ int registry_add(struct registry *reg, struct name_entry *e, const char *name, s
 	if (r < 0)
 		return r;
 	e->registered = true;
+	e->anon = false;
 	return 0;
 }
 
@@ -55,6 +56,8 @@ int registry_add_anon(struct registry *reg, struct name_entry *e)
 		int n = snprintf(name, sizeof(name), "anon-%llu",
 				 (unsigned long long)++reg->anon_seq);
 		int r = registry_add(reg, e, name, (size_t)n);
+		if (r == 0)
+			e->anon = true;
 		if (r != REGISTRY_E_TAKEN)
 			return r;
 	}

@@ -153,6 +153,8 @@ int ops_subscribe(jbus_conn *c, const char *pattern, enum jbus_on_full on_full, 
 		  void *userdata, struct wire_raw id);
 /* The on_full member of a sub frame: NULL for the default (disconnect), "drop", "latest". */
 const char *ops_on_full_name(enum jbus_on_full on_full);
+/* Drops the local subscription of pattern (no frame); false if there was none. */
+bool ops_forget_sub(jbus_conn *c, const char *pattern, size_t n);
 int ops_publish(jbus_conn *c, const char *topic, json_object *obj, const char *text, ssize_t len,
 		bool retain, struct wire_raw id);
 int ops_send(jbus_conn *c, const char *to, json_object *obj, const char *text, ssize_t len,

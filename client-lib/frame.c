@@ -149,6 +149,15 @@ static int on_error_frame(jbus_conn *c, const struct wire_env *env, const char *
 		c->hs_result = handshake_result(c->err_code);
 		return 0;
 	}
+	/* a policy reload took a subscription back: a reconnect must not ask for it again */
+	if (id->type == WIRE_T_ABSENT && wire_value_is(&env->f[WF_CODE], "forbidden") &&
+	    env->f[WF_TOPIC].type == WIRE_T_STRING) {
+		const char *pat;
+
+		if (frame_copy_string(&env->f[WF_TOPIC], c->topic_buf, sizeof(c->topic_buf),
+				      &pat) == 0)
+			ops_forget_sub(c, pat, strlen(pat));
+	}
 	if (c->on_error) {
 		char code[64], msg[512], idbuf[128];
 		const char *pc, *pm, *pid = NULL;

@@ -116,7 +116,6 @@ JBUS_EXPORT int jbus_subscribe_full(jbus_conn *c, const char *pattern, enum jbus
 JBUS_EXPORT int jbus_unsubscribe(jbus_conn *c, const char *pattern)
 {
 	struct wire_raw none = { 0 };
-	struct lsub *s;
 	size_t n;
 
 	if (!c || !pattern)
@@ -124,9 +123,17 @@ JBUS_EXPORT int jbus_unsubscribe(jbus_conn *c, const char *pattern)
 	n = strlen(pattern);
 	if (topic_check_pattern(pattern, n))
 		return JBUS_E_BAD_TOPIC;
-	s = lsub_find(c, pattern, n);
-	if (!s)
+	if (!ops_forget_sub(c, pattern, n))
 		return 0; /* a set: removing what is not there is no error */
+	return queue_topic_op(c, "unsub", pattern, n, JBUS_ON_FULL_DISCONNECT, none);
+}
+
+bool ops_forget_sub(jbus_conn *c, const char *pattern, size_t n)
+{
+	struct lsub *s = lsub_find(c, pattern, n);
+
+	if (!s)
+		return false;
 	if (c->depth) {
 		s->dead = true; /* dispatch may be iterating the table */
 	} else {
@@ -135,7 +142,7 @@ JBUS_EXPORT int jbus_unsubscribe(jbus_conn *c, const char *pattern)
 		list_del(&s->link);
 		free(s);
 	}
-	return queue_topic_op(c, "unsub", pattern, n, JBUS_ON_FULL_DISCONNECT, none);
+	return true;
 }
 
 /*

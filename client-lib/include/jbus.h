@@ -232,6 +232,12 @@ typedef void (*jbus_dropped_fn)(jbus_conn *c, const char *pattern, unsigned long
 
 /* Direct messages, and published ones no local subscription claims. */
 JBUS_EXPORT void jbus_conn_on_message(jbus_conn *c, jbus_msg_fn fn, void *userdata);
+/*
+ * Error frames no call is waiting for (id NULL when the frame had none). A
+ * "forbidden" without an id after a policy reload may take a subscription
+ * back: the library forgets it (a reconnect does not ask for it again)
+ * before the callback runs.
+ */
 JBUS_EXPORT void jbus_conn_on_error(jbus_conn *c, jbus_error_fn fn, void *userdata);
 JBUS_EXPORT void jbus_conn_on_state(jbus_conn *c, jbus_state_fn fn, void *userdata);
 /*

@@ -276,6 +276,59 @@ START_TEST(test_reconnect_dropped)
 }
 END_TEST
 
+/*
+ * A policy reload takes a subscription back (forbidden with its "topic"): the library forgets
+ * it, so after a broker restart it restores the others but does not ask for that one again.
+ */
+START_TEST(test_reconnect_revoked)
+{
+	struct obs o = { .magic = MAGIC };
+	char policy[sizeof(jt_b.dir) + 16], sock[sizeof(jt_b.dir) + 16];
+	struct jt_conn *q;
+	json_object *r, *list, *subs = NULL;
+
+	jt_setup_dir();
+	jt_fmt(policy, sizeof(policy), "%s/policy.json", jt_b.dir);
+	jt_fmt(sock, sizeof(sock), "%s/jbus.sock", jt_b.dir);
+	jt_write_file(policy, "{\"rules\":[{\"for\":\"*\",\"allow\":{\"publish\":[\"#\"],"
+			      "\"subscribe\":[\"#\"],\"own\":[\"*\"],\"introspect\":true}}]}");
+	jt_broker_start_at(&jt_b, sock, JT_ARGV("--policy", policy));
+	connect_observed(&o, "rv");
+	jbus_conn_set_reconnect(lc, true);
+	ck_assert_int_eq(jbus_subscribe_sync(lc, "a/#", on_msg, &o, JT_TIMEOUT_MS), 0);
+	ck_assert_int_eq(jbus_subscribe_sync(lc, "c", on_msg, &o, JT_TIMEOUT_MS), 0);
+
+	unlink(policy);
+	jt_write_file(policy, "{\"rules\":[{\"for\":\"*\",\"allow\":{\"publish\":[\"#\"],"
+			      "\"subscribe\":[\"#\"],\"own\":[\"*\"],\"introspect\":true},"
+			      "\"deny\":{\"subscribe\":[\"a/#\"]}}]}");
+	ck_assert_int_eq(kill(jt_b.pid, SIGHUP), 0);
+	pump_until(o.errors == 1);
+	ck_assert_str_eq(o.last_code, "forbidden");
+
+	kill_broker(SIGTERM);
+	pump_until(o.errors == 2); /* shutting_down */
+	pump_until(jbus_conn_state(lc) == JBUS_STATE_DISCONNECTED);
+	jt_broker_start_at(&jt_b, sock, JT_ARGV("--policy", policy));
+	pump_until(jbus_conn_state(lc) == JBUS_STATE_CONNECTED);
+	ck_assert_int_eq(jbus_ping(lc, JT_TIMEOUT_MS), 0);
+	ck_assert_int_eq(o.errors, 2); /* no forbidden answer to a restored a/# */
+	q = jt_client(NULL);
+	jt_send(q, "{\"op\":\"clients\",\"id\":1}");
+	r = jt_expect(q, "clients");
+	ck_assert(json_object_object_get_ex(r, "clients", &list));
+	for (size_t i = 0; i < json_object_array_length(list); i++) {
+		json_object *e = json_object_array_get_idx(list, i);
+
+		if (strcmp(jt_str(e, "name"), "rv") == 0)
+			ck_assert(json_object_object_get_ex(e, "subs", &subs));
+	}
+	ck_assert_ptr_nonnull(subs);
+	ck_assert_str_eq(json_object_to_json_string_ext(subs, JSON_C_TO_STRING_PLAIN), "[\"c\"]");
+	json_object_put(r);
+}
+END_TEST
+
 Suite *jt_suite(void)
 {
 	const struct jt_case cases[] = {
@@ -287,5 +340,7 @@ Suite *jt_suite(void)
 	Suite *s = suite_create("lib_reconnect");
 
 	jt_add_cases(s, cases, ARRAY_SIZE(cases), jt_setup, teardown, 60);
+	/* starts its own broker, with a policy */
+	tcase_add_test(jt_tcase(s, "revoked", NULL, teardown, 60), test_reconnect_revoked);
 	return s;
 }

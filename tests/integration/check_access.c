@@ -587,10 +587,10 @@ START_TEST(test_access_reload)
 	jt_send(n, "{\"op\":\"pub\",\"topic\":\"secret/x\",\"id\":1}");
 	expect_forbidden(n, "1", "pub to 'secret/x'", BY_RULE1);
 
-	/* the new policy opens secret/ and closes open/ */
+	/* the new policy opens secret/ and closes open/ (and keeps allowing the names) */
 	write_policy("{\"rules\":[{\"for\":\"*\",\"allow\":{\"publish\":[\"#\"],"
-		     "\"introspect\":true}},{\"for\":\"uid:65534\",\"deny\":{\"publish\":"
-		     "[\"open/#\"]}}]}");
+		     "\"own\":[\"*\"],\"introspect\":true}},{\"for\":\"uid:65534\",\"deny\":"
+		     "{\"publish\":[\"open/#\"]}}]}");
 	ck_assert_int_eq(kill(jt_b.pid, SIGHUP), 0);
 	wait_pub_verdict(n, "secret/x", true);
 	jt_send(n, "{\"op\":\"pub\",\"topic\":\"open/x\",\"id\":2}");
@@ -613,6 +613,84 @@ START_TEST(test_access_reload)
 	/* the clients of before are still the same connections */
 	jt_sync(r);
 	ck_assert_int_eq(jt_stat(r, "clients"), 2);
+}
+END_TEST
+
+/*
+ * A reload takes back what the new policy no longer allows, each with a forbidden error
+ * without an id: a subscription (unsubscribed; the error names it in "topic"), a will
+ * (dropped), monitoring (stopped), a name (disconnected). What is still allowed stays.
+ */
+START_TEST(test_access_reload_revokes)
+{
+	struct jt_conn *n, *m, *r, *p;
+
+	start_policy("{\"rules\":[{\"for\":\"*\",\"allow\":{\"publish\":[\"#\"],"
+		     "\"subscribe\":[\"#\"],\"own\":[\"*\"],\"monitor\":true,"
+		     "\"introspect\":true}}]}",
+		     NULL);
+	n = jt_connect_as(jt_b.path, NOBODY, NOBODY);
+	jt_send(n, "{\"op\":\"hello\",\"proto\":1,\"name\":\"n.a\","
+		   "\"will\":{\"topic\":\"w/n\",\"data\":\"gone\"}}");
+	json_object_put(jt_expect(n, "welcome"));
+	jt_sub(n, "open/a");
+	jt_sub(n, "x/#");
+	m = nobody("m.x");
+	r = jt_client("r");
+	jt_send(r, "{\"op\":\"monitor\",\"id\":1}");
+	jt_expect_ok(r, "1", -1);
+	p = jt_client("p");
+	jt_sub(p, "w/#");
+
+	write_policy("{\"rules\":[{\"for\":\"*\",\"allow\":{\"publish\":[\"#\"],"
+		     "\"subscribe\":[\"#\",\"$SYS/#\"],\"own\":[\"*\"],\"introspect\":true}},"
+		     "{\"for\":\"uid:65534\",\"deny\":{\"subscribe\":[\"open/#\"],"
+		     "\"own\":[\"m.*\"],\"publish\":[\"w/#\"]}}]}");
+	ck_assert_int_eq(kill(jt_b.pid, SIGHUP), 0);
+	jt_expect_line(n, "{\"op\":\"error\",\"code\":\"forbidden\",\"message\":\"sub to "
+			  "'open/a' is forbidden: " BY_RULE1 "; unsubscribed\",\"topic\":\"open/a\"}");
+	jt_expect_line(n, "{\"op\":\"error\",\"code\":\"forbidden\",\"message\":\"a will "
+			  "on 'w/n' is forbidden: " BY_RULE1 "; the will is dropped\"}");
+	jt_expect_line(m, "{\"op\":\"error\",\"code\":\"forbidden\",\"message\":\"taking "
+			  "the name 'm.x' is forbidden: " BY_RULE1 "; disconnecting\"}");
+	jt_expect_eof_next(m);
+	/* monitoring stopped: the copies up to the reload may come first */
+	for (;;) {
+		json_object *o = jt_frame(r);
+		bool mon = strcmp(jt_str(o, "op"), "mon") == 0;
+
+		if (!mon)
+			ck_assert_str_eq(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
+					 "{\"op\":\"error\",\"code\":\"forbidden\",\"message\":"
+					 "\"monitor is forbidden: " NO_RULE
+					 "; monitoring stopped\"}");
+		json_object_put(o);
+		if (!mon)
+			break;
+	}
+	wait_log(p, "reload: taken back names=1 subscriptions=1 monitors=1 wills=1");
+
+	/* open/a is gone, x/# stays; no copy reaches r any more */
+	jt_send(p, "{\"op\":\"pub\",\"topic\":\"open/a\",\"id\":2}");
+	jt_expect_ok(p, "2", 0);
+	jt_send(p, "{\"op\":\"pub\",\"topic\":\"x/y\",\"data\":1,\"id\":3}");
+	jt_expect_ok(p, "3", 1);
+	jt_expect_msg(n, "x/y", "p", "1");
+	jt_sync(n);
+	jt_sync(r);
+	/* n leaves without bye: its will was dropped, so its disconnected event (which
+	 * follows a will) is the next thing p sees */
+	jt_sub(p, "$SYS/client/disconnected");
+	jt_close(n);
+	{
+		json_object *o = jt_frame(p), *d;
+
+		ck_assert_str_eq(jt_str(o, "topic"), "$SYS/client/disconnected");
+		ck_assert(json_object_object_get_ex(o, "data", &d));
+		ck_assert_str_eq(jt_str(d, "name"), "n.a");
+		json_object_put(o);
+	}
+	ck_assert_int_eq(jt_stat(p, "forbidden"), 4);
 }
 END_TEST
 
@@ -716,6 +794,7 @@ Suite *jt_suite(void)
 		{ "dgram", test_access_dgram },
 		{ "log_once", test_access_log_once },
 		{ "reload", test_access_reload },
+		{ "reload_revokes", test_access_reload_revokes },
 		{ "start_errors", test_access_start_errors },
 		{ "socket_owner_only", test_access_socket_owner_only },
 		{ "socket_group", test_access_socket_group },
