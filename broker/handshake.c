@@ -160,7 +160,7 @@ void handshake_frame(struct client *c, int scan, const struct wire_env *env,
 		loop_timer_arm(b->loop, &c->timer, b->cfg.idle_timeout_ms);
 	wire_buf_init(&wb, FRAME_HEADROOM);
 	wire_build_welcome(&wb, wire_raw_of(id), c->name.name, c->name.len, b->version,
-			   b->cfg.max_frame);
+			   b->cfg.max_frame, b->cfg.idle_timeout_ms);
 	client_queue_buf(c, &wb);
 	log_debug("hello conn=%llu client=%s pid=%d uid=%u", (unsigned long long)c->serial,
 		  c->name.name, (int)c->pid, (unsigned)c->uid);

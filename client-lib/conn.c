@@ -386,6 +386,8 @@ int conn_queue_end(jbus_conn *c, size_t mark)
 		c->out.len = mark;
 		return -EMSGSIZE;
 	}
+	if (c->idle_ms)
+		c->last_out_ms = conn_now_ms();
 	if (out_pending(c) >= CONN_AUTOFLUSH && c->state != JBUS_STATE_DISCONNECTED) {
 		int r = conn_write(c);
 		if (r < 0)
@@ -546,15 +548,24 @@ JBUS_EXPORT short jbus_conn_get_events(const jbus_conn *c)
 	return (short)(POLLIN | (out_pending(c) ? POLLOUT : 0));
 }
 
+/* Under a broker idle timeout, a ping goes out after a third of it without a frame. */
+static int64_t keepalive_at(const jbus_conn *c)
+{
+	return c->last_out_ms + (int64_t)(c->idle_ms / 3);
+}
+
 JBUS_EXPORT int jbus_conn_get_timeout(const jbus_conn *c)
 {
 	int64_t left;
 
 	if (c->backlog)
 		return 0; /* frames are buffered: dispatch now, the socket will not say so */
-	if (c->state != JBUS_STATE_DISCONNECTED || !c->reconnect)
+	if (c->state == JBUS_STATE_CONNECTED && c->idle_ms)
+		left = keepalive_at(c) - conn_now_ms();
+	else if (c->state != JBUS_STATE_DISCONNECTED || !c->reconnect)
 		return -1;
-	left = c->retry_at - conn_now_ms();
+	else
+		left = c->retry_at - conn_now_ms();
 	if (left <= 0)
 		return 0;
 	return left > INT32_MAX ? INT32_MAX : (int)left;
@@ -581,6 +592,11 @@ static int dispatch_connected(jbus_conn *c)
 {
 	int r, handled;
 
+	if (c->state == JBUS_STATE_CONNECTED && c->idle_ms && conn_now_ms() >= keepalive_at(c)) {
+		r = ops_simple(c, "ping", (struct wire_raw){ 0 });
+		if (r < 0)
+			return r;
+	}
 	r = conn_write(c);
 	if (r < 0)
 		return conn_lost(c, write_failed(c, r));

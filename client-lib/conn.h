@@ -54,6 +54,8 @@ struct jbus_conn {
 	char name[WIRE_NAME_MAX + 1];
 	struct wire_raw will; /* will object text sent with every hello (owned), or empty */
 	size_t max_frame;
+	uint64_t idle_ms;    /* the broker's idle timeout (welcome), 0: none */
+	int64_t last_out_ms; /* when the last frame was queued: keepalive pings count from it */
 
 	char *in;
 	size_t in_len, in_cap;

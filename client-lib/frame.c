@@ -183,6 +183,9 @@ static int on_welcome(jbus_conn *c, const struct wire_env *env)
 	if (frame_copy_string(&env->f[WF_NAME], c->name, sizeof(c->name), &s) < 0)
 		return JBUS_E_PROTOCOL;
 	c->max_frame = mf->type == WIRE_T_NUMBER ? strtoull(mf->p, NULL, 10) : 0;
+	if (!wire_uint(&env->f[WF_IDLE_TIMEOUT_MS], &c->idle_ms))
+		c->idle_ms = 0;
+	c->last_out_ms = conn_now_ms();
 	c->backoff_ms = CONN_BACKOFF_MIN_MS;
 	/* conn_new returns after the welcome: what came with it waits for the
 	 * caller's callbacks instead of being dispatched to none */

@@ -289,6 +289,7 @@ static const char *const field_names[WF__COUNT] = {
 	[WF_ON_FULL] = "on_full",
 	[WF_COUNT] = "count",
 	[WF_UID] = "uid",
+	[WF_IDLE_TIMEOUT_MS] = "idle_timeout_ms",
 };
 
 const char *wire_field_name(enum wire_field f)

@@ -225,7 +225,7 @@ void wire_build_pong(struct wire_buf *b, struct wire_raw id)
 }
 
 void wire_build_welcome(struct wire_buf *b, struct wire_raw id, const char *name, size_t name_len,
-			const char *broker, uint64_t max_frame)
+			const char *broker, uint64_t max_frame, uint64_t idle_timeout_ms)
 {
 	wire_buf_puts(b, "{\"op\":\"welcome\"");
 	put_id(b, id);
@@ -234,6 +234,10 @@ void wire_build_welcome(struct wire_buf *b, struct wire_raw id, const char *name
 	put_str_member(b, ",\"broker\":", broker, strlen(broker));
 	wire_buf_puts(b, ",\"max_frame\":");
 	wire_buf_put_u64(b, max_frame);
+	if (idle_timeout_ms) {
+		wire_buf_puts(b, ",\"idle_timeout_ms\":");
+		wire_buf_put_u64(b, idle_timeout_ms);
+	}
 	wire_buf_puts(b, "}\n");
 }
 

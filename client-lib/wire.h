@@ -103,6 +103,7 @@ enum wire_field {
 	WF_ON_FULL,
 	WF_COUNT,
 	WF_UID,
+	WF_IDLE_TIMEOUT_MS,
 	WF__COUNT
 };
 
@@ -206,8 +207,9 @@ void wire_build_ok(struct wire_buf *b, struct wire_raw id, const uint64_t *deliv
 void wire_build_error(struct wire_buf *b, struct wire_raw id, const char *code, const char *msg,
 		      const char *extra);
 void wire_build_pong(struct wire_buf *b, struct wire_raw id);
+/* idle_timeout_ms 0 (none) is left out. */
 void wire_build_welcome(struct wire_buf *b, struct wire_raw id, const char *name, size_t name_len,
-			const char *broker, uint64_t max_frame);
+			const char *broker, uint64_t max_frame, uint64_t idle_timeout_ms);
 
 /*
  * {"op":"msg",["topic":T,]"from":F,["to":TO,]"data":D}: topic and to are

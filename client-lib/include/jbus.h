@@ -13,7 +13,9 @@
  *
  * Outgoing frames are queued and written in batches (by dispatch, flush or
  * the blocking helpers), so publishing many small messages does not cost a
- * system call each.
+ * system call each. Against a broker with an idle timeout (jbusd
+ * --idle-timeout), dispatch sends a ping after a third of it without a
+ * frame, and get_timeout() includes that moment.
  *
  * Beyond publish/subscribe and direct messages: requests to a named client
  * and serving them (jbus_request(), jbus_call(), jbus_conn_on_request()),

@@ -622,6 +622,52 @@ START_TEST(test_loop_protocol_error)
 }
 END_TEST
 
+/* section: keepalive */
+
+/* Turns of c's loop until raw (silent) gets the broker's idle timeout error. */
+static void pump_until_idle_out(jbus_conn *c, struct jt_conn *raw)
+{
+	int64_t deadline = jt_now_ms() + JT_TIMEOUT_MS;
+	char *line;
+
+	while (!(line = jt_line(raw, 0))) {
+		ck_assert_msg(!raw->eof && jt_now_ms() < deadline, "no idle timeout for a raw client");
+		loop_turn(&c, 1, 20);
+	}
+	ck_assert_msg(strstr(line, "\"code\":\"timeout\""), "raw client got %s", line);
+	free(line);
+}
+
+/*
+ * Under --idle-timeout the welcome tells the library, which pings when it has sent nothing for
+ * a third of it: a handle that only runs its loop outlives two silent raw clients that time
+ * out one after the other (two timeouts' worth of silence from the application).
+ */
+START_TEST(test_loop_keepalive)
+{
+	jbus_conn *c;
+
+	jt_broker_start_args(&jt_b, JT_ARGV("--idle-timeout", "0.6"));
+	c = lt_new("ka");
+	ck_assert_int_ge(jbus_conn_get_timeout(c), 0);
+	ck_assert_int_le(jbus_conn_get_timeout(c), 200);
+	pump_until_idle_out(c, jt_client("r1"));
+	pump_until_idle_out(c, jt_client("r2"));
+	ck_assert_int_eq(jbus_conn_state(c), JBUS_STATE_CONNECTED);
+	ck_assert_int_eq(jbus_ping(c, JT_TIMEOUT_MS), 0);
+	ck_assert_int_eq(jt_stat(jt_client("obs"), "idle_timeouts"), 2);
+}
+END_TEST
+
+/* Without an idle timeout a connected handle has no timer: it sleeps until the socket wakes it. */
+START_TEST(test_loop_no_keepalive)
+{
+	jbus_conn *c = lt_new("nk");
+
+	ck_assert_int_eq(jbus_conn_get_timeout(c), -1);
+}
+END_TEST
+
 Suite *jt_suite(void)
 {
 	const struct jt_case real[] = {
@@ -630,6 +676,7 @@ Suite *jt_suite(void)
 		{ "batch_100k", test_loop_batch_100k },
 		{ "timeouts", test_loop_timeouts },
 		{ "connect_timeout", test_loop_connect_timeout },
+		{ "no_keepalive", test_loop_no_keepalive },
 	};
 	const struct jt_case fake[] = {
 		{ "never_blocks", test_loop_never_blocks },
@@ -645,5 +692,7 @@ Suite *jt_suite(void)
 
 	jt_add_cases(s, real, ARRAY_SIZE(real), jt_setup, teardown, 60);
 	jt_add_cases(s, fake, ARRAY_SIZE(fake), setup_fake, teardown, 60);
+	/* starts its own broker */
+	tcase_add_test(jt_tcase(s, "keepalive", NULL, teardown, 60), test_loop_keepalive);
 	return s;
 }

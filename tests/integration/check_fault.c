@@ -595,9 +595,12 @@ START_TEST(test_fault_connect_cycles)
 			rss0, rss1);
 	ck_assert_msg(fds1 == fds0, "the broker had %d fds after the warm-up, %d after %d cycles",
 		      fds0, fds1, CYCLES);
-	ck_assert_msg(rss1 - rss0 < max_growth_kib,
-		      "VmRSS grew by %ld KiB over %d cycles (%ld -> %ld KiB)", rss1 - rss0, CYCLES,
-		      rss0, rss1);
+	/* under valgrind ($JT_WRAP) memcheck keeps 20 MB of freed blocks before reuse, which
+	 * looks like growth: there its leak check is the judge of memory, not VmRSS */
+	if (!getenv("JT_WRAP") || !*getenv("JT_WRAP"))
+		ck_assert_msg(rss1 - rss0 < max_growth_kib,
+			      "VmRSS grew by %ld KiB over %d cycles (%ld -> %ld KiB)", rss1 - rss0,
+			      CYCLES, rss0, rss1);
 	ck_assert_int_eq(jt_stat(obs, "errors_sent"), 0);
 	ck_assert_int_eq(jt_stat(obs, "subscriptions"), 0);
 	expect_broker_fine(obs, 1);

@@ -294,6 +294,11 @@ START_TEST(test_quota_stats_limits)
 	ck_assert_int_eq(jt_int(l, "max_clients"), 10000);
 	ck_assert_int_eq(jt_int(l, "max_retained_bytes_per_uid"), 0);
 	json_object_put(o);
+	/* the welcome tells every client the idle timeout, so it can ping in time */
+	c = jt_connect(jt_b.path);
+	jt_send(c, "{\"op\":\"hello\",\"proto\":1,\"name\":\"w\"}");
+	jt_expect_line(c, "{\"op\":\"welcome\",\"proto\":1,\"name\":\"w\",\"broker\":\"jbusd "
+			  JBUS_VERSION "\",\"max_frame\":1048576,\"idle_timeout_ms\":2500}");
 }
 END_TEST
 

@@ -409,14 +409,19 @@ END_TEST
 
 START_TEST(test_wire_build_welcome)
 {
-	wire_build_welcome(&gb, raw(NULL), "anon-1", 6, "jbusd 0.1.0", 1048576);
+	wire_build_welcome(&gb, raw(NULL), "anon-1", 6, "jbusd 0.1.0", 1048576, 0);
 	assert_built(&gb, 0, "{\"op\":\"welcome\",\"proto\":1,\"name\":\"anon-1\","
 			     "\"broker\":\"jbusd 0.1.0\",\"max_frame\":1048576}\n");
 	gb_reset(0);
 	/* name_len is honoured: only "bob" of "bobby" */
-	wire_build_welcome(&gb, raw("\"h\""), "bobby", 3, "jbusd 0.1.0", 64);
+	wire_build_welcome(&gb, raw("\"h\""), "bobby", 3, "jbusd 0.1.0", 64, 0);
 	assert_built(&gb, 0, "{\"op\":\"welcome\",\"id\":\"h\",\"proto\":1,\"name\":\"bob\","
 			     "\"broker\":\"jbusd 0.1.0\",\"max_frame\":64}\n");
+	gb_reset(0);
+	/* an idle timeout comes last, for clients to ping before it */
+	wire_build_welcome(&gb, raw(NULL), "a", 1, "jbusd 0.1.0", 64, 2500);
+	assert_built(&gb, 0, "{\"op\":\"welcome\",\"proto\":1,\"name\":\"a\","
+			     "\"broker\":\"jbusd 0.1.0\",\"max_frame\":64,\"idle_timeout_ms\":2500}\n");
 }
 END_TEST
 
