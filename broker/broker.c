@@ -100,6 +100,7 @@ int broker_new(struct broker **bp, const struct broker_config *cfg, char *err, s
 	b->version = "jbusd " JBUS_VERSION;
 	b->sig.fd = -1;
 	b->listener.w.fd = -1;
+	b->listener.lock_fd = -1;
 	b->reserve_fd = -1;
 	list_init(&b->clients);
 	list_init(&b->dirty);

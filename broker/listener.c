@@ -8,7 +8,10 @@
  */
 #include "listener.h"
 
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
+#include <sys/file.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -29,9 +32,12 @@ static int fill_addr(struct sockaddr_un *sa, const char *path)
 	return 0;
 }
 
-/* 1: a broker answers; 0: stale (removed); negative errno: refuse. */
-static int probe_existing(const char *path, const struct sockaddr_un *sa, int type, char *err,
-			  size_t errlen)
+/*
+ * 0: nothing there, or stale (removed when remove_stale); negative errno:
+ * refuse (-EADDRINUSE: a broker answers).
+ */
+static int probe_existing(const char *path, const struct sockaddr_un *sa, int type,
+			  bool remove_stale, char *err, size_t errlen)
 {
 	struct stat st;
 	int fd, r;
@@ -65,6 +71,8 @@ static int probe_existing(const char *path, const struct sockaddr_un *sa, int ty
 		snprintf(err, errlen, "cannot check existing socket %s: %s", path, strerror(r));
 		return -r;
 	}
+	if (!remove_stale)
+		return 0;
 	if (unlink(path) < 0 && errno != ENOENT) {
 		r = -errno;
 		snprintf(err, errlen, "cannot remove stale socket %s: %s", path, strerror(errno));
@@ -74,15 +82,51 @@ static int probe_existing(const char *path, const struct sockaddr_un *sa, int ty
 	return 0;
 }
 
+/* Takes <path>.lock (-errno with the reason in err; -EADDRINUSE when another holds it). */
+static int take_lock(struct listener *ls, const char *path, const struct sockaddr_un *sa,
+		     int type, char *err, size_t errlen)
+{
+	char lock[PATH_MAX];
+	int r;
+
+	if (snprintf(lock, sizeof(lock), "%s.lock", path) >= (int)sizeof(lock)) {
+		snprintf(err, errlen, "lock file path %s.lock is too long", path);
+		return -ENAMETOOLONG;
+	}
+	ls->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+	if (ls->lock_fd < 0) {
+		r = -errno;
+		if (r == -ENOENT)
+			snprintf(err, errlen, "cannot bind %s: directory does not exist", path);
+		else
+			snprintf(err, errlen, "cannot open lock file %s: %s", lock, strerror(-r));
+		return r;
+	}
+	if (flock(ls->lock_fd, LOCK_EX | LOCK_NB) == 0)
+		return 0;
+	r = -errno;
+	ls->lock_fd = safe_close(ls->lock_fd);
+	if (r != -EWOULDBLOCK) {
+		snprintf(err, errlen, "cannot lock %s: %s", lock, strerror(-r));
+		return r;
+	}
+	/* the holder is running (say so, as the probe does) or still starting */
+	if (probe_existing(path, sa, type, false, err, errlen) != -EADDRINUSE)
+		snprintf(err, errlen, "another broker is starting on %s (it holds %s)", path, lock);
+	return -EADDRINUSE;
+}
+
+static int open_locked(struct listener *ls, const char *path, const struct sockaddr_un *sa,
+		       mode_t mode, int type, char *err, size_t errlen);
+
 int listener_open(struct listener *ls, const char *path, mode_t mode, int type, char *err,
 		  size_t errlen)
 {
 	struct sockaddr_un sa;
-	struct stat st;
-	mode_t old;
-	int fd, r;
+	int r;
 
 	ls->w.fd = -1;
+	ls->lock_fd = -1;
 	ls->path = NULL;
 	if (fill_addr(&sa, path) < 0) {
 		snprintf(err, errlen,
@@ -90,7 +134,24 @@ int listener_open(struct listener *ls, const char *path, mode_t mode, int type, 
 			 strlen(path), SOCKPATH_MAX);
 		return -ENAMETOOLONG;
 	}
-	r = probe_existing(path, &sa, type, err, errlen);
+	r = take_lock(ls, path, &sa, type, err, errlen);
+	if (r < 0)
+		return r;
+	r = open_locked(ls, path, &sa, mode, type, err, errlen);
+	if (r < 0)
+		ls->lock_fd = safe_close(ls->lock_fd);
+	return r;
+}
+
+/* Under the lock: take the path over (if stale), bind, listen. */
+static int open_locked(struct listener *ls, const char *path, const struct sockaddr_un *sa,
+		       mode_t mode, int type, char *err, size_t errlen)
+{
+	struct stat st;
+	mode_t old;
+	int fd, r;
+
+	r = probe_existing(path, sa, type, true, err, errlen);
 	if (r < 0)
 		return r;
 	fd = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -101,7 +162,7 @@ int listener_open(struct listener *ls, const char *path, mode_t mode, int type, 
 	}
 	/* bind creates the file with 0777 & ~umask: no window with wider access */
 	old = umask(~mode & 0777);
-	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	r = bind(fd, (const struct sockaddr *)sa, sizeof(*sa));
 	umask(old);
 	if (r < 0) {
 		r = -errno;
@@ -137,11 +198,13 @@ void listener_close(struct listener *ls)
 	struct stat st;
 
 	ls->w.fd = safe_close(ls->w.fd);
-	if (!ls->path)
-		return;
-	/* another broker may have replaced a file we lost: only remove ours */
-	if (lstat(ls->path, &st) == 0 && st.st_dev == ls->dev && st.st_ino == ls->ino)
-		unlink(ls->path);
-	free(ls->path);
-	ls->path = NULL;
+	if (ls->path) {
+		/* another broker may have replaced a file we lost: only remove ours */
+		if (lstat(ls->path, &st) == 0 && st.st_dev == ls->dev && st.st_ino == ls->ino)
+			unlink(ls->path);
+		free(ls->path);
+		ls->path = NULL;
+	}
+	/* last: no one takes the path over before our file is gone */
+	ls->lock_fd = safe_close(ls->lock_fd);
 }

@@ -2,7 +2,10 @@
  * The listening AF_UNIX stream socket: safe takeover of the path (never a
  * live broker's, stale sockets removed, anything else refused), the file
  * mode set through the umask so it is never more open than asked, and
- * removal on exit only if the file is still ours.
+ * removal on exit only if the file is still ours. "<path>.lock", held with
+ * flock() for the broker's life, keeps two brokers starting at once from
+ * both taking a stale path over (the file stays; the lock goes with the
+ * process).
  */
 #pragma once
 
@@ -16,6 +19,7 @@ struct listener {
 	char *path;
 	dev_t dev;
 	ino_t ino;
+	int lock_fd;
 };
 
 /*

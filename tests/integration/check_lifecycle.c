@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -182,6 +183,46 @@ START_TEST(test_lifecycle_live_socket_not_stolen)
 	ck_assert_int_eq(lstat(jt_b.path, &after), 0);
 	ck_assert(S_ISSOCK(after.st_mode));
 	ck_assert(after.st_dev == before.st_dev && after.st_ino == before.st_ino);
+}
+END_TEST
+
+/*
+ * Two brokers starting on one path at once: the one that holds <path>.lock goes on, the other
+ * stops without touching the path, even a stale socket it would otherwise take over. The
+ * test holds the lock itself, as a broker in the middle of starting does.
+ */
+START_TEST(test_lifecycle_lock_held)
+{
+	char path[PATH_MAX], lock[PATH_MAX + 8], err[1024];
+	const char *args[] = { "-s", path, NULL };
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat before, after;
+	int fd, lfd;
+
+	jt_fmt(path, sizeof(path), "%s/jbus.sock", jt_b.dir);
+	jt_fmt(lock, sizeof(lock), "%s.lock", path);
+	/* a stale socket: bound, then closed without unlinking */
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	ck_assert_int_ge(fd, 0);
+	jt_fmt(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	close(fd);
+	ck_assert_int_eq(lstat(path, &before), 0);
+
+	lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	ck_assert_int_ge(lfd, 0);
+	ck_assert_int_eq(flock(lfd, LOCK_EX | LOCK_NB), 0);
+	ck_assert_int_eq(jt_run_jbusd(args, err, sizeof(err), JT_TIMEOUT_MS), 1);
+	expect_cannot_start(path, err);
+	ck_assert_msg(strstr(err, "another broker is starting on") && strstr(err, lock),
+		      "stderr: %s", err);
+	ck_assert_int_eq(lstat(path, &after), 0);
+	ck_assert(after.st_ino == before.st_ino);
+
+	/* released: the next start takes the stale socket over */
+	close(lfd);
+	jt_broker_start_at(&jt_b, path, NULL);
+	jt_sync(jt_client("a"));
 }
 END_TEST
 
@@ -441,6 +482,7 @@ Suite *jt_suite(void)
 	const struct jt_case with_dir[] = {
 		{ "stale_socket", test_lifecycle_stale_socket_removed },
 		{ "not_a_socket", test_lifecycle_not_a_socket_untouched },
+		{ "lock_held", test_lifecycle_lock_held },
 		{ "missing_directory", test_lifecycle_missing_directory },
 		{ "permission_denied", test_lifecycle_permission_denied },
 	};
