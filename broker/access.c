@@ -70,9 +70,27 @@ static bool first_denial(struct client *c, const struct policy_verdict *v)
 	return true;
 }
 
-/* The verdict for c; a denial is counted, logged once per rule and explained in why. */
+/* What a denial names: "<verb> '<s>'", or the verb alone without s. */
+struct what {
+	char text[100];
+	char why[200];
+};
+
+static void name_it(struct what *w, const char *verb, const char *s, size_t n)
+{
+	if (s)
+		dispatch_what(w->text, sizeof(w->text), verb, s, n);
+	else
+		snprintf(w->text, sizeof(w->text), "%s", verb);
+}
+
+/*
+ * The verdict for c. A denial is counted, logged once per rule, and named
+ * and explained in *w; nothing is formatted when the answer is yes (every
+ * pub goes through here).
+ */
 static bool check(struct client *c, enum policy_op op, const char *s, size_t n,
-		  const char *what, char *why, size_t cap)
+		  const char *verb, struct what *w)
 {
 	struct broker *b = c->b;
 	struct policy_verdict v;
@@ -92,47 +110,49 @@ static bool check(struct client *c, enum policy_op op, const char *s, size_t n,
 	if (v.allowed)
 		return true;
 	b->stats.forbidden++;
-	why_text(b, &v, why, cap);
+	name_it(w, verb, s, n);
+	why_text(b, &v, w->why, sizeof(w->why));
 	if (first_denial(c, &v))
 		log_warn("forbidden client=%s pid=%d uid=%u op=%s reason=\"%s\"",
-			 c->name.len ? c->name.name : "-", (int)c->pid, (unsigned)c->uid, what,
-			 why);
+			 c->name.len ? c->name.name : "-", (int)c->pid, (unsigned)c->uid, w->text,
+			 w->why);
 	return false;
 }
 
 bool access_client(struct client *c, const struct wire_value *id, enum policy_op op,
-		   const char *s, size_t n, const char *what)
+		   const char *s, size_t n, const char *verb)
 {
-	char why[200];
+	struct what w;
 
-	if (check(c, op, s, n, what, why, sizeof(why)))
+	if (check(c, op, s, n, verb, &w))
 		return true;
-	client_error(c, id, "forbidden", "%s is forbidden: %s", what, why);
+	client_error(c, id, "forbidden", "%s is forbidden: %s", w.text, w.why);
 	return false;
 }
 
 bool access_check(struct client *c, enum policy_op op, const char *s, size_t n,
-		  const char *what)
+		  const char *verb)
 {
-	char why[200];
+	struct what w;
 
-	return check(c, op, s, n, what, why, sizeof(why));
+	return check(c, op, s, n, verb, &w);
 }
 
 bool access_peer(struct broker *b, uid_t uid, gid_t gid, enum policy_op op, const char *s,
-		 size_t n, const char *what)
+		 size_t n, const char *verb)
 {
 	struct policy_subject who = { uid, gid, NULL, 0 };
 	struct policy_verdict v = b->policy ? policy_check(b->policy, &who, op, s, n)
 					    : verdict_default(uid, op);
-	char why[200];
+	struct what w;
 
 	if (v.allowed)
 		return true;
 	b->stats.forbidden++;
-	why_text(b, &v, why, sizeof(why));
+	name_it(&w, verb, s, n);
+	why_text(b, &v, w.why, sizeof(w.why));
 	/* the caller reports it (dgram.c: rate-limited per sender) */
-	log_debug("forbidden uid=%u op=%s reason=\"%s\"", (unsigned)uid, what, why);
+	log_debug("forbidden uid=%u op=%s reason=\"%s\"", (unsigned)uid, w.text, w.why);
 	return false;
 }
 
@@ -160,7 +180,7 @@ struct revoked {
 
 /* A subscription taken back: forbidden without an id, naming its pattern in "topic". */
 static void revoke_sub(struct client *c, struct sub *s, const char *pat, size_t n,
-		       const char *what, const char *why)
+		       const struct what *w)
 {
 	struct wire_buf x;
 
@@ -169,22 +189,21 @@ static void revoke_sub(struct client *c, struct sub *s, const char *pat, size_t 
 	wire_buf_put_jstr(&x, pat, n);
 	wire_buf_put(&x, "", 1);
 	client_error_extra(c, NULL, "forbidden", wire_buf_failed(&x) ? NULL : x.p,
-			   "%s is forbidden: %s; unsubscribed", what, why);
+			   "%s is forbidden: %s; unsubscribed", w->text, w->why);
 	wire_buf_free(&x);
 	dispatch_drop_sub(c, s);
 }
 
 static void revoke_client(struct client *c, struct revoked *n)
 {
-	char why[200], what[100];
 	struct sub *s, *tmp;
+	struct what w;
 
 	if (!c->name.anon &&
-	    !check(c, POLICY_OWN, c->name.name, c->name.len,
-		   dispatch_what(what, sizeof(what), "taking the name", c->name.name, c->name.len),
-		   why, sizeof(why))) {
+	    !check(c, POLICY_OWN, c->name.name, c->name.len, "taking the name", &w)) {
 		n->names++;
-		client_error(c, NULL, "forbidden", "%s is forbidden: %s; disconnecting", what, why);
+		client_error(c, NULL, "forbidden", "%s is forbidden: %s; disconnecting", w.text,
+			     w.why);
 		client_linger(c, false, END_ERROR);
 		return;
 	}
@@ -192,28 +211,24 @@ static void revoke_client(struct client *c, struct revoked *n)
 		char pat[TOPIC_MAX];
 		size_t len = router_sub_pattern(s, pat, sizeof(pat));
 
-		if (check(c, POLICY_SUBSCRIBE, pat, len,
-			  dispatch_what(what, sizeof(what), "sub to", pat, len), why, sizeof(why)))
+		if (check(c, POLICY_SUBSCRIBE, pat, len, "sub to", &w))
 			continue;
 		n->subs++;
-		revoke_sub(c, s, pat, len, what, why);
+		revoke_sub(c, s, pat, len, &w);
 		if (!client_active(c))
 			return;
 	}
-	if (c->monitor && !check(c, POLICY_MONITOR, NULL, 0, "monitor", why, sizeof(why))) {
+	if (c->monitor && !check(c, POLICY_MONITOR, NULL, 0, "monitor", &w)) {
 		n->monitors++;
 		monitor_client_gone(c);
 		client_error(c, NULL, "forbidden", "monitor is forbidden: %s; monitoring stopped",
-			     why);
+			     w.why);
 	}
 	if (c->will.topic &&
-	    !check(c, POLICY_PUBLISH, c->will.topic, c->will.topic_len,
-		   dispatch_what(what, sizeof(what), "a will on", c->will.topic,
-				 c->will.topic_len),
-		   why, sizeof(why))) {
+	    !check(c, POLICY_PUBLISH, c->will.topic, c->will.topic_len, "a will on", &w)) {
 		n->wills++;
-		client_error(c, NULL, "forbidden", "%s is forbidden: %s; the will is dropped", what,
-			     why);
+		client_error(c, NULL, "forbidden", "%s is forbidden: %s; the will is dropped",
+			     w.text, w.why);
 		free(c->will.topic);
 		free(c->will.data);
 		memset(&c->will, 0, sizeof(c->will));

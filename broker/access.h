@@ -17,15 +17,16 @@ struct broker;
 struct client;
 
 /*
- * Is c allowed op on s[0..n)? If not: sends forbidden (echoing id, which
- * may be NULL) naming what (e.g. "pub to 'a/b'"), logs it once per client
+ * Is c allowed op on s[0..n) (s NULL for monitor and introspect)? If not:
+ * sends forbidden (echoing id, which may be NULL) naming "<verb> '<s>'"
+ * (e.g. "pub to 'a/b'"; the verb alone without s), logs it once per client
  * and rule, counts it, and returns false.
  */
 bool access_client(struct client *c, const struct wire_value *id, enum policy_op op,
-		   const char *s, size_t n, const char *what);
+		   const char *s, size_t n, const char *verb);
 /* The same check without an error frame (HTTP answers on its own). */
 bool access_check(struct client *c, enum policy_op op, const char *s, size_t n,
-		  const char *what);
+		  const char *verb);
 /* For a peer that is no client (a datagram's sender): logs and counts a denial. */
 bool access_peer(struct broker *b, uid_t uid, gid_t gid, enum policy_op op, const char *s,
 		 size_t n, const char *what);

@@ -117,7 +117,7 @@ static void do_pub(struct client *c, const struct wire_env *env)
 	struct broker *b = c->b;
 	const struct wire_value *id = &env->f[WF_ID], *retain = &env->f[WF_RETAIN];
 	struct wire_raw data = wire_raw_of(&env->f[WF_DATA]);
-	char tbuf[TOPIC_MAX], what[100];
+	char tbuf[TOPIC_MAX];
 	const char *t, *why;
 	size_t tn;
 	int64_t delivered;
@@ -135,7 +135,7 @@ static void do_pub(struct client *c, const struct wire_env *env)
 		client_error(c, id, "bad_frame", "field 'retain' must be a boolean");
 		return;
 	}
-	if (!access_client(c, id, POLICY_PUBLISH, t, tn, dispatch_what(what, sizeof(what), "pub to", t, tn)))
+	if (!access_client(c, id, POLICY_PUBLISH, t, tn, "pub to"))
 		return;
 	if (retain->type == WIRE_T_TRUE)
 		stored = retain_set(&b->retained, t, tn, c->name.name, c->name.len, c->uid, data);
@@ -202,7 +202,7 @@ static void do_sub(struct client *c, const struct wire_env *env)
 {
 	struct broker *b = c->b;
 	const struct wire_value *id = &env->f[WF_ID];
-	char tbuf[TOPIC_MAX], what[100];
+	char tbuf[TOPIC_MAX];
 	const char *t;
 	struct sub *s;
 	size_t tn;
@@ -213,7 +213,7 @@ static void do_sub(struct client *c, const struct wire_env *env)
 	on_full = on_full_field(c, env);
 	if (on_full < 0)
 		return;
-	if (!access_client(c, id, POLICY_SUBSCRIBE, t, tn, dispatch_what(what, sizeof(what), "sub to", t, tn)))
+	if (!access_client(c, id, POLICY_SUBSCRIBE, t, tn, "sub to"))
 		return;
 	if (c->subs.count >= b->cfg.max_subs && !router_find(&b->router, &c->subs, t, tn)) {
 		b->stats.limit_reached++;
@@ -270,7 +270,7 @@ static void do_send(struct client *c, const struct wire_env *env)
 	const struct wire_value *id = &env->f[WF_ID], *to = &env->f[WF_TO];
 	struct wire_raw data = wire_raw_of(&env->f[WF_DATA]);
 	struct name_entry *ne = NULL;
-	char nbuf[WIRE_NAME_MAX], ex[80], what[100];
+	char nbuf[WIRE_NAME_MAX], ex[80];
 	const char *s = NULL;
 	size_t n = 0;
 	struct wire_buf wb;
@@ -287,7 +287,7 @@ static void do_send(struct client *c, const struct wire_env *env)
 	}
 	/* a string that is no valid name cannot name a client either */
 	if (wire_string(to, nbuf, sizeof(nbuf), &s, &n) == 0) {
-		if (!access_client(c, id, POLICY_SEND, s, n, dispatch_what(what, sizeof(what), "send to", s, n)))
+		if (!access_client(c, id, POLICY_SEND, s, n, "send to"))
 			return;
 		ne = registry_find(&b->registry, s, n);
 	}

@@ -27,9 +27,7 @@ static void handshake_fail(struct client *c, const struct wire_value *id, const 
 static bool handshake_allowed(struct client *c, const struct wire_value *id, enum policy_op op,
 			      const char *s, size_t n, const char *op_text)
 {
-	char what[100];
-
-	if (access_client(c, id, op, s, n, dispatch_what(what, sizeof(what), op_text, s, n)))
+	if (access_client(c, id, op, s, n, op_text))
 		return true;
 	c->b->stats.handshake_fail++;
 	client_linger(c, true, END_ERROR);

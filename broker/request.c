@@ -139,9 +139,7 @@ void request_handle_req(struct client *c, const struct wire_env *env)
 			ms = b->cfg.max_request_timeout_ms;
 	}
 	if (wire_string(to, nbuf, sizeof(nbuf), &s, &n) == 0) {
-		char what[100];
-		if (!access_client(c, id, POLICY_CALL, s, n,
-				   dispatch_what(what, sizeof(what), "req to", s, n)))
+		if (!access_client(c, id, POLICY_CALL, s, n, "req to"))
 			return;
 		ne = registry_find(&b->registry, s, n);
 	}
