@@ -5,6 +5,7 @@
 #   make check SANITIZE=1   the same under AddressSanitizer + UBSan (build/sanitize/)
 #   make check-valgrind     the same under valgrind memcheck, with every jbusd and jbus
 #   make fuzz       the libFuzzer targets, FUZZ_SECONDS (60) each
+#   make bench-insn broker instructions per routed message vs bench/insn-budget
 #   WERROR=1        turn warnings into errors (CI does)
 
 VERSION    := 0.1.0
@@ -104,7 +105,7 @@ PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 MANDIR     ?= $(PREFIX)/share/man
 
 .PHONY: all run check check-valgrind valgrind-deps clean distclean help examples install \
-	uninstall fuzz fuzz-deps bench
+	uninstall fuzz fuzz-deps bench bench-insn
 .SECONDARY:
 all: $(BUILD)/jbusd $(LIB_SO) $(BUILD)/libjbus.so $(LIB_A) $(BUILD)/jbus $(BUILD)/jbus.pc
 
@@ -319,6 +320,12 @@ $(BUILD)/bench/%: bench/%.c
 
 bench: $(BUILD)/jbusd $(BUILD)/bench/dgram_bench
 	JBUSD=$(abspath $(BUILD))/jbusd $(BUILD)/bench/dgram_bench $(BENCH_ARGS)
+
+# Instructions per routed message under callgrind against bench/insn-budget
+# (CI); INSN_UPDATE=1 rewrites the budget from this build's figures.
+bench-insn: valgrind-deps $(BUILD)/jbusd $(BUILD)/bench/insn_client
+	@sh scripts/insn-budget.sh $(BUILD)/jbusd $(BUILD)/bench/insn_client bench/insn-budget \
+		$(if $(INSN_UPDATE),update,check)
 
 clean:
 	rm -rf build
