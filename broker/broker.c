@@ -193,6 +193,8 @@ struct broker *broker_free(struct broker *b)
 	loop_free(b->loop);
 	free(b->scratch);
 	free(b);
+	/* every frame is gone with the clients and retained values */
+	frame_pool_drain();
 	return NULL;
 }
 

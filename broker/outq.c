@@ -11,6 +11,55 @@
 
 #define OUTQ_IOV 128
 
+/* Free buffers of 256, 512, 1024 and 2048 bytes (wire_buf sizes are powers of two). */
+#define POOL_MIN_SHIFT 8
+#define POOL_CLASSES 4
+#define POOL_MAX_BYTES (1u << 20)
+
+struct pooled {
+	struct pooled *next;
+};
+
+static struct pooled *pool[POOL_CLASSES];
+static size_t pool_bytes;
+
+/* The class of a buffer of cap bytes, or -1 when it is not pooled. */
+static int pool_class(size_t cap)
+{
+	for (int c = 0; c < POOL_CLASSES; c++)
+		if (cap == (size_t)1 << (POOL_MIN_SHIFT + c))
+			return c;
+	return -1;
+}
+
+void frame_buf_init(struct wire_buf *b, size_t size)
+{
+	int c = 0;
+
+	wire_buf_init(b, FRAME_HEADROOM);
+	size += FRAME_HEADROOM;
+	while (c < POOL_CLASSES && size > (size_t)1 << (POOL_MIN_SHIFT + c))
+		c++;
+	if (c == POOL_CLASSES || !pool[c])
+		return;
+	b->p = (char *)pool[c];
+	b->cap = (size_t)1 << (POOL_MIN_SHIFT + c);
+	pool[c] = pool[c]->next;
+	pool_bytes -= b->cap;
+}
+
+void frame_pool_drain(void)
+{
+	for (int c = 0; c < POOL_CLASSES; c++) {
+		while (pool[c]) {
+			struct pooled *p = pool[c];
+			pool[c] = p->next;
+			free(p);
+		}
+	}
+	pool_bytes = 0;
+}
+
 struct frame *frame_from_buf(struct wire_buf *b)
 {
 	struct frame *f;
@@ -22,6 +71,7 @@ struct frame *frame_from_buf(struct wire_buf *b)
 	f = (struct frame *)(void *)b->p;
 	f->refs = 1;
 	f->len = (uint32_t)(b->len - FRAME_HEADROOM);
+	f->cap = b->cap > UINT32_MAX ? 0 : (uint32_t)b->cap;
 	b->p = NULL;
 	b->len = b->cap = 0;
 	return f;
@@ -29,8 +79,18 @@ struct frame *frame_from_buf(struct wire_buf *b)
 
 void frame_unref(struct frame *f)
 {
-	if (f && --f->refs == 0)
+	int c;
+
+	if (!f || --f->refs)
+		return;
+	c = pool_class(f->cap);
+	if (c < 0 || pool_bytes + f->cap > POOL_MAX_BYTES) {
 		free(f);
+		return;
+	}
+	pool_bytes += f->cap;
+	((struct pooled *)(void *)f)->next = pool[c];
+	pool[c] = (struct pooled *)(void *)f;
 }
 
 void outq_init(struct outq *q)

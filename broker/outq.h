@@ -17,10 +17,21 @@
 struct frame {
 	uint32_t refs;
 	uint32_t len;  /* bytes of data, '\n' included */
+	uint32_t cap;  /* bytes allocated, header included: decides whether it is pooled */
 	char data[];
 };
 
 #define FRAME_HEADROOM offsetof(struct frame, data)
+
+/*
+ * wire_buf_init(b, FRAME_HEADROOM) with a recycled buffer of a size for
+ * about size bytes of frame when one is free: the routing path builds a
+ * frame per message, and freed ones wait in a small pool (bounded in bytes)
+ * instead of going back to malloc.
+ */
+void frame_buf_init(struct wire_buf *b, size_t size);
+/* Frees the pooled buffers (at shutdown, for leak checkers). */
+void frame_pool_drain(void);
 
 /*
  * Turns a built wire_buf into a frame with one reference (the caller's).

@@ -104,7 +104,8 @@ int64_t publish_route(struct broker *b, struct origin from, const char *topic, s
 	struct route p = { .b = b };
 	struct wire_buf wb;
 
-	wire_buf_init(&wb, FRAME_HEADROOM);
+	/* the frame's size, near enough for the pool: the members' names and punctuation */
+	frame_buf_init(&wb, topic_len + from.len + data.len + 48);
 	wire_build_msg(&wb, topic, topic_len, from.name, from.len, NULL, 0, data);
 	p.f = frame_from_buf(&wb);
 	if (!p.f)

@@ -12,6 +12,8 @@
 
 #include <string.h>
 
+#include "jstr.h"
+
 struct scanner {
 	const char *p, *start, *end;
 	const char *reason;
@@ -85,8 +87,8 @@ static int scan_string(struct scanner *s, bool *escaped)
 {
 	s->p++; /* opening quote */
 	for (;;) {
-		while (s->p < s->end && str_class[(unsigned char)*s->p] == 0)
-			s->p++;
+		/* plain ASCII runs many bytes a step, up to the next byte to look at */
+		s->p = jstr_skip(s->p, s->end, true);
 		if (s->p >= s->end)
 			return fail(s, "unterminated string");
 		switch (str_class[(unsigned char)*s->p]) {
@@ -264,47 +266,50 @@ static int scan_value(struct scanner *s, int depth, struct wire_value *v)
 	return 0;
 }
 
-static const char *const field_names[WF__COUNT] = {
-	[WF_OP] = "op",
-	[WF_ID] = "id",
-	[WF_TOPIC] = "topic",
-	[WF_TO] = "to",
-	[WF_FROM] = "from",
-	[WF_DATA] = "data",
-	[WF_NAME] = "name",
-	[WF_PROTO] = "proto",
-	[WF_CODE] = "code",
-	[WF_MESSAGE] = "message",
-	[WF_DELIVERED] = "delivered",
-	[WF_BROKER] = "broker",
-	[WF_MAX_FRAME] = "max_frame",
-	[WF_SUPPORTED] = "supported",
-	[WF_ERROR] = "error",
-	[WF_RETAIN] = "retain",
-	[WF_RETAINED] = "retained",
-	[WF_WILL] = "will",
-	[WF_TIMEOUT_MS] = "timeout_ms",
-	[WF_KIND] = "kind",
-	[WF_CLIENTS] = "clients",
-	[WF_ON_FULL] = "on_full",
-	[WF_COUNT] = "count",
-	[WF_UID] = "uid",
-	[WF_IDLE_TIMEOUT_MS] = "idle_timeout_ms",
+static const struct {
+	const char *name;
+	uint8_t len;
+} fields[WF__COUNT] = {
+#define FIELD(id, s) [id] = { s, sizeof(s) - 1 }
+	FIELD(WF_OP, "op"),
+	FIELD(WF_ID, "id"),
+	FIELD(WF_TOPIC, "topic"),
+	FIELD(WF_TO, "to"),
+	FIELD(WF_FROM, "from"),
+	FIELD(WF_DATA, "data"),
+	FIELD(WF_NAME, "name"),
+	FIELD(WF_PROTO, "proto"),
+	FIELD(WF_CODE, "code"),
+	FIELD(WF_MESSAGE, "message"),
+	FIELD(WF_DELIVERED, "delivered"),
+	FIELD(WF_BROKER, "broker"),
+	FIELD(WF_MAX_FRAME, "max_frame"),
+	FIELD(WF_SUPPORTED, "supported"),
+	FIELD(WF_ERROR, "error"),
+	FIELD(WF_RETAIN, "retain"),
+	FIELD(WF_RETAINED, "retained"),
+	FIELD(WF_WILL, "will"),
+	FIELD(WF_TIMEOUT_MS, "timeout_ms"),
+	FIELD(WF_KIND, "kind"),
+	FIELD(WF_CLIENTS, "clients"),
+	FIELD(WF_ON_FULL, "on_full"),
+	FIELD(WF_COUNT, "count"),
+	FIELD(WF_UID, "uid"),
+	FIELD(WF_IDLE_TIMEOUT_MS, "idle_timeout_ms"),
+#undef FIELD
 };
 
 const char *wire_field_name(enum wire_field f)
 {
-	return (unsigned)f < WF__COUNT ? field_names[f] : "?";
+	return (unsigned)f < WF__COUNT ? fields[f].name : "?";
 }
 
 static int field_lookup(const char *k, size_t n)
 {
-	/* Few short names: compare the first byte and length before memcmp. */
-	for (int f = 0; f < WF__COUNT; f++) {
-		const char *name = field_names[f];
-		if (name[0] == k[0] && strlen(name) == n && memcmp(name, k, n) == 0)
+	/* few short names: the length and first byte settle most before memcmp */
+	for (int f = 0; f < WF__COUNT; f++)
+		if (fields[f].len == n && fields[f].name[0] == k[0] && memcmp(fields[f].name, k, n) == 0)
 			return f;
-	}
 	return -1;
 }
 

@@ -7,6 +7,8 @@
  */
 #include "wire.h"
 
+#include "jstr.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,34 +126,36 @@ static const char esc_table[256] = {
 
 size_t wire_jstr_len(const char *s, size_t n)
 {
+	const char *end = s + n;
 	size_t len = n + 2;
 
-	for (size_t i = 0; i < n; i++) {
-		char e = esc_table[(unsigned char)s[i]];
-		if (e)
-			len += e == 'u' ? 5 : 1;
-	}
+	/* from one byte to escape to the next, skipping the runs between */
+	for (s = jstr_skip(s, end, false); s < end; s = jstr_skip(s + 1, end, false))
+		len += esc_table[(unsigned char)*s] == 'u' ? 5 : 1;
 	return len;
 }
 
-void wire_buf_put_jstr(struct wire_buf *b, const char *s, size_t n)
+/* Writes s[0..n) as a JSON string of encoded length len (wire_jstr_len) at o; returns the end. */
+static char *put_jstr_at(char *o, const char *s, size_t n, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t i, run = 0;
-	char *o;
+	const char *end = s + n, *q;
 
-	if (!wire_buf_reserve(b, wire_jstr_len(s, n)))
-		return;
-	o = b->p + b->len;
 	*o++ = '"';
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
+	if (len == n + 2) {
+		/* nothing to escape: the common case, one copy */
+		memcpy(o, s, n);
+		o += n;
+		*o++ = '"';
+		return o;
+	}
+	for (q = jstr_skip(s, end, false); q < end; q = jstr_skip(s, end, false)) {
+		unsigned char c = (unsigned char)*q;
 		char e = esc_table[c];
-		if (!e)
-			continue;
-		memcpy(o, s + run, i - run);
-		o += i - run;
-		run = i + 1;
+
+		memcpy(o, s, (size_t)(q - s));
+		o += q - s;
+		s = q + 1;
 		*o++ = '\\';
 		*o++ = e;
 		if (e == 'u') {
@@ -161,10 +165,19 @@ void wire_buf_put_jstr(struct wire_buf *b, const char *s, size_t n)
 			*o++ = hex[c & 15];
 		}
 	}
-	memcpy(o, s + run, n - run);
-	o += n - run;
+	memcpy(o, s, (size_t)(end - s));
+	o += end - s;
 	*o++ = '"';
-	b->len = (size_t)(o - b->p);
+	return o;
+}
+
+void wire_buf_put_jstr(struct wire_buf *b, const char *s, size_t n)
+{
+	size_t len = wire_jstr_len(s, n);
+
+	if (!wire_buf_reserve(b, len))
+		return;
+	b->len = (size_t)(put_jstr_at(b->p + b->len, s, n, len) - b->p);
 }
 
 static void put_id(struct wire_buf *b, struct wire_raw id)
@@ -257,30 +270,47 @@ void wire_build_msg_retained(struct wire_buf *b, const char *topic, size_t topic
 	build_msg(b, topic, topic_len, from, from_len, NULL, 0, data, WIRE_RETAINED_SUFFIX);
 }
 
+static char *put_lit_at(char *o, const char *lit, size_t n)
+{
+	memcpy(o, lit, n);
+	return o + n;
+}
+
+#define PUT_LIT(o, lit) put_lit_at(o, lit, sizeof(lit) - 1)
+
+/*
+ * The frame every delivery shares: measured once, reserved once, written
+ * with plain copies (the routing path builds one per published message).
+ */
 static void build_msg(struct wire_buf *b, const char *topic, size_t topic_len, const char *from,
 		      size_t from_len, const char *to, size_t to_len, struct wire_raw data,
 		      const char *end)
 {
 	static const char head[] = "{\"op\":\"msg\"";
-	size_t need = sizeof(head) + 48 + wire_jstr_len(from, from_len) +
-		      (data.len ? data.len : 4);
+	size_t tl = topic ? wire_jstr_len(topic, topic_len) : 0;
+	size_t fl = wire_jstr_len(from, from_len), tol = to ? wire_jstr_len(to, to_len) : 0;
+	size_t el = strlen(end);
+	size_t need = sizeof(head) - 1 + (topic ? 9 + tl : 0) + 8 + fl + (to ? 6 + tol : 0) + 8 +
+		      (data.len ? data.len : 4) + el;
+	char *o;
 
-	if (topic)
-		need += 9 + wire_jstr_len(topic, topic_len);
-	if (to)
-		need += 6 + wire_jstr_len(to, to_len);
 	if (!wire_buf_reserve(b, need))
 		return;
-	wire_buf_put(b, head, sizeof(head) - 1);
+	o = PUT_LIT(b->p + b->len, head);
 	if (topic) {
-		put_str_member(b, ",\"topic\":", topic, topic_len);
+		o = PUT_LIT(o, ",\"topic\":");
+		o = put_jstr_at(o, topic, topic_len, tl);
 	}
-	put_str_member(b, ",\"from\":", from, from_len);
+	o = PUT_LIT(o, ",\"from\":");
+	o = put_jstr_at(o, from, from_len, fl);
 	if (to) {
-		put_str_member(b, ",\"to\":", to, to_len);
+		o = PUT_LIT(o, ",\"to\":");
+		o = put_jstr_at(o, to, to_len, tol);
 	}
-	put_data(b, data);
-	wire_buf_puts(b, end);
+	o = PUT_LIT(o, ",\"data\":");
+	o = data.len ? put_lit_at(o, data.p, data.len) : PUT_LIT(o, "null");
+	o = put_lit_at(o, end, el);
+	b->len = (size_t)(o - b->p);
 }
 
 void wire_build_hello(struct wire_buf *b, const char *name, size_t name_len, struct wire_raw will)
