@@ -195,6 +195,9 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TESTLIB_OBJ) $(BROKER_LIB)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CHECK_LIBS) $(JSONC_LIBS) -lm
 
+# the histogram of jbus bench, a tools/ module, has a unit test of its own
+$(BUILD)/tests/check_bench_hist: $(BUILD)/obj/tools/bench_hist.o
+
 $(BUILD)/tests/%: $(BUILD)/obj/tests/integration/%.o $(TESTLIB_OBJ) $(BROKER_LIB)
 	@mkdir -p $(@D)
 	@echo "  LD      $@"

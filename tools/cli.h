@@ -56,7 +56,7 @@ struct cli {
 
 /* The subcommands (cmd_*.c). */
 extern const struct cli_cmd cmd_pub, cmd_sub, cmd_listen, cmd_send, cmd_ping, cmd_call, cmd_serve,
-	cmd_wait, cmd_stats, cmd_clients, cmd_monitor;
+	cmd_wait, cmd_stats, cmd_clients, cmd_monitor, cmd_bench;
 
 /* section: options (jbus.c) */
 

@@ -20,6 +20,7 @@
 static const struct cli_cmd *const commands[] = {
 	&cmd_pub,  &cmd_sub,   &cmd_send,  &cmd_listen, &cmd_call,    &cmd_serve,
 	&cmd_wait, &cmd_stats, &cmd_clients, &cmd_monitor, &cmd_ping,
+	&cmd_bench,
 };
 
 static const struct option common_opts[OPT_COMMON_MAX + 1] = {
