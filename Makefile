@@ -5,6 +5,7 @@
 #   make check SANITIZE=1   the same under AddressSanitizer + UBSan (build/sanitize/)
 #   make check-valgrind     the same under valgrind memcheck, with every jbusd and jbus
 #   make fuzz       the libFuzzer targets, FUZZ_SECONDS (60) each
+#   make bench-peers       jbus, redis and mosquitto side by side (BENCH_PEERS_ARGS=--smoke)
 #   WERROR=1        turn warnings into errors (CI does)
 
 VERSION    := 0.1.0
@@ -104,7 +105,7 @@ PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 MANDIR     ?= $(PREFIX)/share/man
 
 .PHONY: all run check check-valgrind valgrind-deps clean distclean help examples install \
-	uninstall fuzz fuzz-deps bench
+	uninstall fuzz fuzz-deps bench bench-peers peers-deps
 .SECONDARY:
 all: $(BUILD)/jbusd $(LIB_SO) $(BUILD)/libjbus.so $(LIB_A) $(BUILD)/jbus $(BUILD)/jbus.pc
 
@@ -319,6 +320,39 @@ $(BUILD)/bench/%: bench/%.c
 
 bench: $(BUILD)/jbusd $(BUILD)/bench/dgram_bench
 	JBUSD=$(abspath $(BUILD))/jbusd $(BUILD)/bench/dgram_bench $(BENCH_ARGS)
+
+# jbus, redis and mosquitto side by side (docs/performance.md, "Peers"); the
+# peers are installed when missing. BENCH_PEERS_ARGS are passed through
+# (--smoke: only check the drivers and servers). The workload runner and the
+# jbus driver of tools/ (tools/bench_*.c) are linked in once they exist.
+# The compile and link flags are read when make starts: bench-peers builds
+# in a second make, after peers-deps may have installed them.
+PEERS_CFLAGS := $(shell $(PKG_CONFIG) --cflags hiredis libmosquitto 2>/dev/null)
+PEERS_LIBS   := $(shell $(PKG_CONFIG) --libs hiredis libmosquitto 2>/dev/null)
+PEERS_SRC    := bench/peers.c bench/peer_server.c bench/peer_sock.c bench/peer_held.c \
+	bench/peer_redis.c bench/peer_mosq.c $(if $(wildcard tools/bench_work.c),bench/peers_run.c)
+PEERS_OBJ    := $(PEERS_SRC:%.c=$(BUILD)/obj/%.o) \
+	$(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tools/bench_*.c))
+
+$(BUILD)/obj/bench/%.o: bench/%.c
+	@mkdir -p $(@D)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS_ALL) $(PEERS_CFLAGS) -Itools -c -o $@ $<
+
+$(BUILD)/bench/peers: $(PEERS_OBJ) $(LIB_A)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $(PEERS_OBJ) $(LIB_A) $(PEERS_LIBS) $(JSONC_LIBS) -lm
+
+peers-deps:
+	@$(PKG_CONFIG) --exists hiredis libmosquitto 2>/dev/null && \
+		command -v redis-server >/dev/null 2>&1 && \
+		{ command -v mosquitto || test -x /usr/sbin/mosquitto; } >/dev/null 2>&1 || \
+		./scripts/install-deps.sh --peers
+
+bench-peers: peers-deps
+	@$(MAKE) --no-print-directory $(BUILD)/jbusd $(BUILD)/bench/peers
+	JBUSD=$(abspath $(BUILD))/jbusd $(BUILD)/bench/peers $(BENCH_PEERS_ARGS)
 
 clean:
 	rm -rf build
