@@ -6,6 +6,7 @@
 #   make check-valgrind     the same under valgrind memcheck, with every jbusd and jbus
 #   make fuzz       the libFuzzer targets, FUZZ_SECONDS (60) each
 #   make bench-insn broker instructions per routed message vs bench/insn-budget
+#   make bench-peers jbus, redis and mosquitto side by side (BENCH_PEERS_ARGS=--smoke)
 #   WERROR=1        turn warnings into errors (CI does)
 
 VERSION    := 0.1.0
@@ -105,7 +106,7 @@ PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 MANDIR     ?= $(PREFIX)/share/man
 
 .PHONY: all run check check-valgrind valgrind-deps clean distclean help examples install \
-	uninstall fuzz fuzz-deps bench bench-insn
+	uninstall fuzz fuzz-deps bench bench-insn bench-peers peers-deps
 .SECONDARY:
 all: $(BUILD)/jbusd $(LIB_SO) $(BUILD)/libjbus.so $(LIB_A) $(BUILD)/jbus $(BUILD)/jbus.pc
 
@@ -329,6 +330,38 @@ bench: $(BUILD)/jbusd $(BUILD)/bench/dgram_bench
 bench-insn: valgrind-deps $(BUILD)/jbusd $(BUILD)/bench/insn_client
 	@sh scripts/insn-budget.sh $(BUILD)/jbusd $(BUILD)/bench/insn_client bench/insn-budget \
 		$(if $(INSN_UPDATE),update,check)
+
+# jbus, redis and mosquitto side by side (docs/performance.md, "Peers"); the
+# peers are installed when missing. BENCH_PEERS_ARGS are passed through
+# (--smoke: only check the drivers and servers). The workload runner and the
+# jbus driver are those of jbus bench (tools/bench_*.c). The compile and link flags are read when make starts: bench-peers builds
+# in a second make, after peers-deps may have installed them.
+PEERS_CFLAGS := $(shell $(PKG_CONFIG) --cflags hiredis libmosquitto 2>/dev/null)
+PEERS_LIBS   := $(shell $(PKG_CONFIG) --libs hiredis libmosquitto 2>/dev/null)
+PEERS_SRC    := bench/peers.c bench/peer_server.c bench/peer_sock.c bench/peer_held.c \
+	bench/peer_redis.c bench/peer_mosq.c bench/peers_run.c
+PEERS_OBJ    := $(PEERS_SRC:%.c=$(BUILD)/obj/%.o) \
+	$(patsubst %,$(BUILD)/obj/tools/%.o,bench_work bench_role bench_hist bench_jbus cli)
+
+$(BUILD)/obj/bench/%.o: bench/%.c
+	@mkdir -p $(@D)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS_ALL) $(PEERS_CFLAGS) -Itools -c -o $@ $<
+
+$(BUILD)/bench/peers: $(PEERS_OBJ) $(LIB_A)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $(PEERS_OBJ) $(LIB_A) $(PEERS_LIBS) $(JSONC_LIBS) -lm
+
+peers-deps:
+	@$(PKG_CONFIG) --exists hiredis libmosquitto 2>/dev/null && \
+		command -v redis-server >/dev/null 2>&1 && \
+		{ command -v mosquitto || test -x /usr/sbin/mosquitto; } >/dev/null 2>&1 || \
+		./scripts/install-deps.sh --peers
+
+bench-peers: peers-deps
+	@$(MAKE) --no-print-directory $(BUILD)/jbusd $(BUILD)/bench/peers
+	JBUSD=$(abspath $(BUILD))/jbusd $(BUILD)/bench/peers $(BENCH_PEERS_ARGS)
 
 clean:
 	rm -rf build

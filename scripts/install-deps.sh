@@ -7,13 +7,16 @@ set -eu
 
 # --fuzz: also the compiler and runtime for make fuzz (clang, libFuzzer)
 # --valgrind: also valgrind, for make check-valgrind
+# --peers: also the peers of make bench-peers (redis, mosquitto, their C clients)
 fuzz=0
 valgrind=0
+peers=0
 for arg in "$@"; do
 	case $arg in
 	--fuzz) fuzz=1 ;;
 	--valgrind) valgrind=1 ;;
-	*) echo "usage: install-deps.sh [--fuzz] [--valgrind]" >&2; exit 2 ;;
+	--peers) peers=1 ;;
+	*) echo "usage: install-deps.sh [--fuzz] [--valgrind] [--peers]" >&2; exit 2 ;;
 	esac
 done
 
@@ -34,6 +37,7 @@ if command -v apt-get >/dev/null 2>&1; then
 	extra=""
 	[ "$fuzz" = 1 ] && extra="clang libclang-rt-dev"
 	[ "$valgrind" = 1 ] && extra="$extra valgrind"
+	[ "$peers" = 1 ] && extra="$extra redis-server mosquitto libhiredis-dev libmosquitto-dev"
 	# shellcheck disable=SC2086 # extra is a word list
 	need_sudo apt-get install -y -q --no-install-recommends \
 		pkg-config libjson-c-dev check gcc make curl $extra
@@ -41,6 +45,7 @@ elif command -v dnf >/dev/null 2>&1; then
 	extra=""
 	[ "$fuzz" = 1 ] && extra="clang compiler-rt"
 	[ "$valgrind" = 1 ] && extra="$extra valgrind"
+	[ "$peers" = 1 ] && extra="$extra redis mosquitto hiredis-devel mosquitto-devel"
 	# shellcheck disable=SC2086 # extra is a word list
 	need_sudo dnf install -y pkgconf-pkg-config json-c-devel check-devel gcc make curl $extra
 else

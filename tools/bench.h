@@ -142,6 +142,13 @@ pid_t bench_server_pid(const struct bench_driver *d, const char *target, char *e
  * whether it went without loss), or -errno when it could not run (r->err
  * says why).
  */
+/* The documented defaults of every option (jbus bench --help). */
+#define BENCH_OPTS_DEFAULT                                                                         \
+	{                                                                                          \
+		.size = 100, .messages = 1000000, .subscribers = 8, .trips = 20000, .cpu = -1,     \
+		.clients = 1000, .publishers = 8, .duration_ms = 3000                              \
+	}
+
 int bench_run(const struct bench_driver *d, const char *target, const struct bench_opts *o,
 	      struct bench_result *r);
 void bench_result_free(struct bench_result *r);

@@ -467,9 +467,7 @@ static int bench_main(struct cli *cli, int argc, char **argv)
 	};
 	struct bench_cmd o = {
 		.drv = &bench_driver_jbus,
-		.p = { .size = 100, .messages = 1000000,
-		       .subscribers = 8, .trips = 20000, .cpu = -1, .clients = 1000,
-		       .publishers = 8, .duration_ms = 3000 },
+		.p = BENCH_OPTS_DEFAULT,
 		.repeat = 1,
 	};
 	struct bench_summary s[BENCH_NWORK] = { 0 };
