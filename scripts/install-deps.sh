@@ -7,13 +7,16 @@ set -eu
 
 # --fuzz: also the compiler and runtime for make fuzz (clang, libFuzzer)
 # --valgrind: also valgrind, for make check-valgrind
+# --systemd: also systemd-socket-activate, for the socket activation test
 fuzz=0
 valgrind=0
+systemd=0
 for arg in "$@"; do
 	case $arg in
 	--fuzz) fuzz=1 ;;
 	--valgrind) valgrind=1 ;;
-	*) echo "usage: install-deps.sh [--fuzz] [--valgrind]" >&2; exit 2 ;;
+	--systemd) systemd=1 ;;
+	*) echo "usage: install-deps.sh [--fuzz] [--valgrind] [--systemd]" >&2; exit 2 ;;
 	esac
 done
 
@@ -34,6 +37,8 @@ if command -v apt-get >/dev/null 2>&1; then
 	extra=""
 	[ "$fuzz" = 1 ] && extra="clang libclang-rt-dev"
 	[ "$valgrind" = 1 ] && extra="$extra valgrind"
+	# the tool is in the systemd package itself (nothing is started by installing it)
+	[ "$systemd" = 1 ] && extra="$extra systemd"
 	# shellcheck disable=SC2086 # extra is a word list
 	need_sudo apt-get install -y -q --no-install-recommends \
 		pkg-config libjson-c-dev check gcc make curl $extra
@@ -41,6 +46,7 @@ elif command -v dnf >/dev/null 2>&1; then
 	extra=""
 	[ "$fuzz" = 1 ] && extra="clang compiler-rt"
 	[ "$valgrind" = 1 ] && extra="$extra valgrind"
+	[ "$systemd" = 1 ] && extra="$extra systemd"
 	# shellcheck disable=SC2086 # extra is a word list
 	need_sudo dnf install -y pkgconf-pkg-config json-c-devel check-devel gcc make curl $extra
 else
