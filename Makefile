@@ -7,6 +7,8 @@
 #   make fuzz       the libFuzzer targets, FUZZ_SECONDS (60) each
 #   make bench-insn broker instructions per routed message vs bench/insn-budget
 #   make bench-peers jbus, redis and mosquitto side by side (BENCH_PEERS_ARGS=--smoke)
+#   make install    PREFIX (/usr/local), DESTDIR; the systemd units go to
+#                   SYSTEMDUNITDIR and SYSTEMDUSERUNITDIR (PREFIX/lib/systemd/...)
 #   WERROR=1        turn warnings into errors (CI does)
 
 VERSION    := 0.1.0
@@ -104,8 +106,13 @@ LIBDIR     ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 MANDIR     ?= $(PREFIX)/share/man
+# systemd units (contrib/systemd/): under PREFIX by default; distributions
+# point these at their own directories (pkg-config --variable=systemdsystemunitdir systemd)
+SYSTEMDUNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSTEMDUSERUNITDIR ?= $(PREFIX)/lib/systemd/user
+SYSUSERSDIR        ?= $(PREFIX)/lib/sysusers.d
 
-.PHONY: all run check check-valgrind valgrind-deps clean distclean help examples install \
+.PHONY: all run check check-valgrind valgrind-deps systemd-deps clean distclean help examples install \
 	uninstall fuzz fuzz-deps bench bench-insn bench-peers peers-deps
 .SECONDARY:
 all: $(BUILD)/jbusd $(LIB_SO) $(BUILD)/libjbus.so $(LIB_A) $(BUILD)/jbus $(BUILD)/jbus.pc
@@ -168,6 +175,9 @@ gen_pc = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
 	-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
 	client-lib/jbus.pc.in > $(1)
 
+# A service unit with the jbusd that install puts in SBINDIR.
+gen_unit = sed -e 's|@SBINDIR@|$(SBINDIR)|g' $(1) > $(2) && chmod 0644 $(2)
+
 $(BUILD)/jbus.pc: client-lib/jbus.pc.in Makefile
 	$(Q)$(call gen_pc,$@)
 
@@ -207,8 +217,14 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/integration/%.o $(TESTLIB_OBJ) $(BROKER_LIB
 run: $(BUILD)/jbusd
 	$(abspath $(BUILD))/jbusd $(ARGS)
 
+# check_activation also runs jbusd under the real systemd-socket-activate:
+# installed on demand, and that one test skips (saying so) where it cannot be.
+systemd-deps:
+	@command -v systemd-socket-activate >/dev/null 2>&1 || ./scripts/install-deps.sh --systemd \
+		|| echo "jbus: systemd-socket-activate not installed; check_activation skips its test"
+
 # Every suite runs even if one fails; the last line sums them up.
-check: all $(EXAMPLES) $(TEST_BINS)
+check: systemd-deps all $(EXAMPLES) $(TEST_BINS)
 	@JBUSD=$(abspath $(BUILD))/jbusd JBUS=$(abspath $(BUILD))/jbus \
 		JBUS_EXAMPLES=$(abspath $(BUILD))/examples JBUS_SRCDIR=$(CURDIR) \
 		BUILD=$(BUILD) sh tests/run.sh $(TEST_BINS)
@@ -230,7 +246,7 @@ VALGRIND_OPTS := -q --error-exitcode=99 --leak-check=full \
 valgrind-deps:
 	@command -v $(VALGRIND) >/dev/null 2>&1 || ./scripts/install-deps.sh --valgrind
 
-check-valgrind: valgrind-deps all $(EXAMPLES) $(TEST_BINS)
+check-valgrind: valgrind-deps systemd-deps all $(EXAMPLES) $(TEST_BINS)
 ifeq ($(SANITIZE),1)
 	$(error check-valgrind runs the plain build: no SANITIZE=1)
 endif
@@ -257,6 +273,13 @@ install: all
 	install -m 0644 $(LIB_A) $(DESTDIR)$(LIBDIR)/libjbus.a
 	install -m 0644 client-lib/include/jbus.h $(DESTDIR)$(INCLUDEDIR)/jbus.h
 	$(call gen_pc,$(DESTDIR)$(PKGCONFIGDIR)/jbus.pc)
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSTEMDUSERUNITDIR) $(DESTDIR)$(SYSUSERSDIR)
+	install -m 0644 contrib/systemd/system/jbusd.socket $(DESTDIR)$(SYSTEMDUNITDIR)/jbusd.socket
+	$(call gen_unit,contrib/systemd/system/jbusd.service.in,$(DESTDIR)$(SYSTEMDUNITDIR)/jbusd.service)
+	install -m 0644 contrib/systemd/user/jbusd.socket \
+		$(DESTDIR)$(SYSTEMDUSERUNITDIR)/jbusd.socket
+	$(call gen_unit,contrib/systemd/user/jbusd.service.in,$(DESTDIR)$(SYSTEMDUSERUNITDIR)/jbusd.service)
+	install -m 0644 contrib/systemd/jbus.sysusers $(DESTDIR)$(SYSUSERSDIR)/jbus.conf
 	@for m in $(wildcard man/*.[1-8]); do \
 		s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; \
 		echo install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; \
@@ -266,7 +289,10 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/jbus $(DESTDIR)$(SBINDIR)/jbusd \
 		$(DESTDIR)$(LIBDIR)/libjbus.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME) \
 		$(DESTDIR)$(LIBDIR)/libjbus.so $(DESTDIR)$(LIBDIR)/libjbus.a \
-		$(DESTDIR)$(INCLUDEDIR)/jbus.h $(DESTDIR)$(PKGCONFIGDIR)/jbus.pc
+		$(DESTDIR)$(INCLUDEDIR)/jbus.h $(DESTDIR)$(PKGCONFIGDIR)/jbus.pc \
+		$(DESTDIR)$(SYSTEMDUNITDIR)/jbusd.socket $(DESTDIR)$(SYSTEMDUNITDIR)/jbusd.service \
+		$(DESTDIR)$(SYSTEMDUSERUNITDIR)/jbusd.socket \
+		$(DESTDIR)$(SYSTEMDUSERUNITDIR)/jbusd.service $(DESTDIR)$(SYSUSERSDIR)/jbus.conf
 
 # Fuzzing (clang's libFuzzer; installed on demand): each target runs for
 # FUZZ_SECONDS from its seeds in fuzz/corpus/<target>/ (read only; what it

@@ -14,6 +14,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "access.h"
@@ -87,6 +88,46 @@ static int set_group(const char *path, gid_t gid, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * A socket passed by the service manager is used whatever the command line
+ * says; an option naming another address gets a warning rather than a
+ * refusal, since the manager's unit is what clients were told to use.
+ */
+static void passed_socket(const char *opt, const char *want, const char *bound)
+{
+	struct stat a, b;
+
+	log_info("socket activation: using the passed socket bound to %s", bound);
+	if (!want || !strcmp(want, bound))
+		return;
+	/* the same file by another name (relative, through a symlink) is no mismatch */
+	if (stat(want, &a) == 0 && stat(bound, &b) == 0 && a.st_dev == b.st_dev &&
+	    a.st_ino == b.st_ino)
+		return;
+	log_warn("socket activation: %s %s is not the passed socket's address %s; "
+		 "serving on the passed socket only",
+		 opt, want, bound);
+}
+
+/* Binds the stream socket, or adopts the passed one (no lock, no mode, no group: the manager's). */
+static int open_listener(struct broker *b, char *err, size_t errlen)
+{
+	const struct broker_config *cfg = &b->cfg;
+	int r;
+
+	if (cfg->listen_fd >= 0) {
+		r = listener_adopt(&b->listener, cfg->listen_fd, err, errlen);
+		if (r < 0)
+			return r;
+		passed_socket("-s", cfg->socket_path, b->listener.path);
+		return 0;
+	}
+	r = listener_open(&b->listener, cfg->socket_path, cfg->mode, SOCK_STREAM, err, errlen);
+	if (r < 0)
+		return r;
+	return set_group(cfg->socket_path, cfg->socket_group, err, errlen);
+}
+
 int broker_new(struct broker **bp, const struct broker_config *cfg, char *err, size_t errlen)
 {
 	struct broker *b = calloc(1, sizeof(*b));
@@ -102,6 +143,7 @@ int broker_new(struct broker **bp, const struct broker_config *cfg, char *err, s
 	b->listener.w.fd = -1;
 	b->listener.lock_fd = -1;
 	b->reserve_fd = -1;
+	b->notify.fd = -1;
 	list_init(&b->clients);
 	list_init(&b->dirty);
 	list_init(&b->dead);
@@ -124,6 +166,9 @@ int broker_new(struct broker **bp, const struct broker_config *cfg, char *err, s
 	}
 	loop_set_hook(b->loop, on_turn_end, b);
 	b->start_ms = loop_now(b->loop);
+	/* advisory: a broker that serves beats none, and the manager notices the missing READY=1 */
+	if (notify_open(&b->notify, b->loop, cfg->notify_socket, err, errlen) < 0)
+		log_warn("notify: %s; not notifying the service manager", err);
 	retain_init(&b->retained, b->loop, cfg->max_retained, cfg->max_retained_bytes,
 		    cfg->max_retained_bytes_per_uid, &b->accounts, cfg->retain_file);
 	r = retain_load(&b->retained, err, errlen);
@@ -138,10 +183,7 @@ int broker_new(struct broker **bp, const struct broker_config *cfg, char *err, s
 		snprintf(err, errlen, "signals: %s", strerror(-r));
 		goto fail;
 	}
-	r = listener_open(&b->listener, cfg->socket_path, cfg->mode, SOCK_STREAM, err, errlen);
-	if (r < 0)
-		goto fail;
-	r = set_group(cfg->socket_path, cfg->socket_group, err, errlen);
+	r = open_listener(b, err, errlen);
 	if (r < 0)
 		goto fail;
 	b->listener.w.fn = on_accept;
@@ -150,8 +192,14 @@ int broker_new(struct broker **bp, const struct broker_config *cfg, char *err, s
 		snprintf(err, errlen, "epoll: %s", strerror(-r));
 		goto fail;
 	}
-	if (cfg->dgram_path) {
-		r = dgram_open(&b->dgram, b, cfg->dgram_path, cfg->mode, err, errlen);
+	if (b->cfg.listen_dgram_fd >= 0) {
+		r = dgram_open(&b->dgram, b, NULL, b->cfg.listen_dgram_fd, 0, err, errlen);
+		b->cfg.listen_dgram_fd = -1;
+		if (r < 0)
+			goto fail;
+		passed_socket("--dgram", cfg->dgram_path, dgram_address(b->dgram));
+	} else if (cfg->dgram_path) {
+		r = dgram_open(&b->dgram, b, cfg->dgram_path, -1, cfg->mode, err, errlen);
 		if (r >= 0)
 			r = set_group(cfg->dgram_path, cfg->socket_group, err, errlen);
 		if (r < 0)
@@ -161,6 +209,10 @@ int broker_new(struct broker **bp, const struct broker_config *cfg, char *err, s
 	*bp = b;
 	return 0;
 fail:
+	/* passed sockets are ours to close even when we never got to them */
+	if (b->cfg.listen_fd >= 0 && b->listener.w.fd != b->cfg.listen_fd)
+		safe_close(b->cfg.listen_fd);
+	safe_close(b->cfg.listen_dgram_fd);
 	broker_free(b);
 	return r;
 }
@@ -179,6 +231,7 @@ struct broker *broker_free(struct broker *b)
 	}
 	listener_close(&b->listener);
 	b->dgram = dgram_free(b->dgram);
+	notify_close(&b->notify);
 	safe_close(b->sig.fd);
 	safe_close(b->reserve_fd);
 	if (b->router.root)
@@ -336,7 +389,9 @@ static void on_signal(struct watch *w, uint32_t events)
 
 	while (read(w->fd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
+			notify_reloading(&b->notify);
 			access_reload(b);
+			notify_ready(&b->notify, NULL, broker_active_clients(b));
 			continue;
 		}
 		if (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM) {
@@ -354,6 +409,7 @@ void broker_stop(struct broker *b)
 	if (b->stopping)
 		return;
 	b->stopping = true;
+	notify_stopping(&b->notify);
 	loop_del(b->loop, &b->listener.w);
 	listener_close(&b->listener);
 	/* closed, not freed: its event may still come later in this turn */
@@ -394,6 +450,7 @@ static void on_turn_end(void *userdata)
 		list_del(&c->link);
 		client_free(c);
 	}
+	notify_clients(&b->notify, broker_active_clients(b));
 	if (b->stopping && list_empty(&b->clients))
 		loop_quit(b->loop);
 }
@@ -405,13 +462,14 @@ int broker_run(struct broker *b)
 	log_info("listening on %s (%s, max_frame=%zu max_clients=%u queue_limit=%zu)",
 		 b->listener.path, b->version, b->cfg.max_frame, b->cfg.max_clients,
 		 b->cfg.queue_limit);
-	if (b->cfg.dgram_path)
-		log_info("datagrams on %s", b->cfg.dgram_path);
+	if (b->dgram)
+		log_info("datagrams on %s", dgram_address(b->dgram));
 	if (b->cfg.ready_fd >= 0) {
 		if (write(b->cfg.ready_fd, "ready\n", 6) < 0)
 			log_warn("ready-fd: %s", strerror(errno));
 		b->cfg.ready_fd = safe_close(b->cfg.ready_fd);
 	}
+	notify_ready(&b->notify, b->listener.path, broker_active_clients(b));
 	r = loop_run(b->loop);
 	if (retain_flush(&b->retained) < 0)
 		log_error("cannot write retain file path=%s", b->cfg.retain_file);

@@ -13,6 +13,7 @@
 #include "account.h"
 #include "listener.h"
 #include "loop.h"
+#include "notify.h"
 #include "registry.h"
 #include "retain.h"
 #include "router.h"
@@ -23,7 +24,7 @@
 #define BROKER_LINGER_MS 1000          /* bound on flushing a closing client */
 
 struct broker_config {
-	const char *socket_path;
+	const char *socket_path;         /* with listen_fd: only compared with its address */
 	mode_t mode;
 	size_t max_frame;
 	uint32_t max_clients;
@@ -43,6 +44,10 @@ struct broker_config {
 	uint32_t max_subs;               /* subscriptions per client */
 	uint64_t idle_timeout_ms;        /* 0: none; else no frame for this long ends a session */
 	int ready_fd; /* -1, or an fd that gets "ready\n" once listening */
+	/* socket activation (activation.h): taken by broker_new, closed even on failure */
+	int listen_fd;                   /* passed listening stream socket, or -1: bind */
+	int listen_dgram_fd;             /* passed datagram socket, or -1 */
+	const char *notify_socket;       /* $NOTIFY_SOCKET, or NULL: see notify.h */
 };
 
 #define BROKER_CONFIG_DEFAULT                                                                      \
@@ -52,7 +57,8 @@ struct broker_config {
 		.handshake_timeout_ms = 5000, .request_timeout_ms = 30000,                         \
 		.max_request_timeout_ms = 300000, .max_pending = 1024, .max_retained = 10000,      \
 		.max_retained_bytes = 64 * 1024 * 1024, .retain_file = NULL, .ready_fd = -1,       \
-		.socket_group = (gid_t)-1, .max_subs = 10000,                                      \
+		.socket_group = (gid_t)-1, .max_subs = 10000, .listen_fd = -1,                     \
+		.listen_dgram_fd = -1,                                                             \
 	}
 
 struct broker_stats {
@@ -101,6 +107,7 @@ struct broker {
 	struct policy *policy;    /* NULL: the default policy (access.h) */
 	uint64_t policy_gen;      /* bumped by every (re)load */
 	struct dgram *dgram;      /* the datagram door, or NULL */
+	struct notify notify;     /* the service manager's $NOTIFY_SOCKET */
 	uint64_t start_ms;        /* monotonic, for uptime */
 	uint32_t nclients;
 	uint64_t publish_seq;     /* deduplicates deliveries of one publish */

@@ -37,32 +37,41 @@ struct dgram {
 
 static void on_readable(struct watch *w, uint32_t events);
 
-int dgram_open(struct dgram **dp, struct broker *b, const char *path, mode_t mode, char *err,
-	       size_t errlen)
+int dgram_open(struct dgram **dp, struct broker *b, const char *path, int fd, mode_t mode,
+	       char *err, size_t errlen)
 {
 	struct dgram *d = calloc(1, sizeof(*d));
 	int one = 1, r;
 
-	if (!d)
+	if (!d) {
+		safe_close(fd);
+		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
+	}
 	d->b = b;
 	d->cap = b->cfg.max_frame + 2;
 	d->buf = malloc(d->cap);
 	if (!d->buf) {
 		free(d);
+		safe_close(fd);
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	r = listener_open(&d->ls, path, mode, SOCK_DGRAM, err, errlen);
+	if (fd >= 0)
+		r = listener_adopt(&d->ls, fd, err, errlen);
+	else
+		r = listener_open(&d->ls, path, mode, SOCK_DGRAM, err, errlen);
 	if (r < 0) {
+		safe_close(fd);
 		free(d->buf);
 		free(d);
 		return r;
 	}
-	/* the sender's uid and pid come with each datagram */
+	/* the sender's uid and pid come with each datagram (a passed socket too:
+	 * PassCredentials= in the unit is not needed) */
 	if (setsockopt(d->ls.w.fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0) {
 		r = -errno;
-		snprintf(err, errlen, "SO_PASSCRED on %s: %s", path, strerror(errno));
+		snprintf(err, errlen, "SO_PASSCRED on %s: %s", d->ls.path, strerror(errno));
 		dgram_free(d);
 		return r;
 	}
@@ -75,6 +84,11 @@ int dgram_open(struct dgram **dp, struct broker *b, const char *path, mode_t mod
 	}
 	*dp = d;
 	return 0;
+}
+
+const char *dgram_address(const struct dgram *d)
+{
+	return d->ls.path;
 }
 
 void dgram_close(struct dgram *d)

@@ -13,8 +13,15 @@
 struct broker;
 struct dgram;
 
-int dgram_open(struct dgram **dp, struct broker *b, const char *path, mode_t mode, char *err,
-	       size_t errlen);
+/*
+ * Binds path with mode, or, with fd >= 0, adopts that datagram socket a
+ * service manager passed (taken: closed on failure too; path is then
+ * unused). Returns 0, or a negative errno with the reason in err.
+ */
+int dgram_open(struct dgram **dp, struct broker *b, const char *path, int fd, mode_t mode,
+	       char *err, size_t errlen);
+/* The address it receives on (borrowed, valid until dgram_close). */
+const char *dgram_address(const struct dgram *d);
 /*
  * Closes the socket and removes its file (if still ours); the object stays
  * valid, since an event for it may still be pending in this loop turn.

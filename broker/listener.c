@@ -10,6 +10,7 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <sys/file.h>
 #include <string.h>
@@ -128,6 +129,7 @@ int listener_open(struct listener *ls, const char *path, mode_t mode, int type, 
 	ls->w.fd = -1;
 	ls->lock_fd = -1;
 	ls->path = NULL;
+	ls->adopted = false;
 	if (fill_addr(&sa, path) < 0) {
 		snprintf(err, errlen,
 			 "socket path is %zu bytes; at most %d fit in sun_path (with its NUL)",
@@ -193,12 +195,57 @@ static int open_locked(struct listener *ls, const char *path, const struct socka
 	return 0;
 }
 
+int listener_adopt(struct listener *ls, int fd, char *err, size_t errlen)
+{
+	struct sockaddr_un sa;
+	socklen_t len = sizeof(sa);
+	size_t n;
+
+	ls->w.fd = -1;
+	ls->lock_fd = -1;
+	ls->path = NULL;
+	ls->adopted = true;
+	memset(&sa, 0, sizeof(sa));
+	if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0) {
+		int r = -errno;
+		snprintf(err, errlen, "passed fd %d: getsockname: %s", fd, strerror(errno));
+		return r;
+	}
+	if (len <= offsetof(struct sockaddr_un, sun_path) || sa.sun_family != AF_UNIX) {
+		snprintf(err, errlen, "passed fd %d is not bound to an address", fd);
+		return -EINVAL;
+	}
+	n = len - offsetof(struct sockaddr_un, sun_path);
+	if (n > sizeof(sa.sun_path))
+		n = sizeof(sa.sun_path);
+	ls->path = malloc(n + 2);
+	if (!ls->path) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	if (sa.sun_path[0] == '\0') {
+		/* abstract: the name is every byte after the NUL, shown the way ss(8) does */
+		ls->path[0] = '@';
+		memcpy(ls->path + 1, sa.sun_path + 1, n - 1);
+		ls->path[n] = '\0';
+	} else {
+		memcpy(ls->path, sa.sun_path, n);
+		ls->path[n] = '\0';
+	}
+	ls->w.fd = fd;
+	return 0;
+}
+
 void listener_close(struct listener *ls)
 {
 	struct stat st;
 
 	ls->w.fd = safe_close(ls->w.fd);
-	if (ls->path) {
+	if (ls->path && ls->adopted) {
+		/* the manager keeps its own copy of the socket and owns the file */
+		free(ls->path);
+		ls->path = NULL;
+	} else if (ls->path) {
 		/* another broker may have replaced a file we lost: only remove ours */
 		if (lstat(ls->path, &st) == 0 && st.st_dev == ls->dev && st.st_ino == ls->ino)
 			unlink(ls->path);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "activation.h"
 #include "broker.h"
 #include "log.h"
 #include "sockpath.h"
@@ -71,6 +72,11 @@ static void usage(FILE *f)
 		"\n"
 		"SIGHUP reloads the policy file; a policy that fails to load is logged\n"
 		"and the running one kept.\n"
+		"\n"
+		"Under a service manager: with LISTEN_FDS and LISTEN_PID (socket activation)\n"
+		"jbusd serves on the passed listening socket (and a passed datagram socket)\n"
+		"instead of binding, and leaves their files to the manager; with\n"
+		"NOTIFY_SOCKET it reports READY=1, STATUS=, RELOADING=1 and STOPPING=1.\n"
 		"\n"
 		"Exit status: 0 after a clean shutdown (SIGINT, SIGTERM), 1 if the broker\n"
 		"cannot start, 2 for a usage error.\n");
@@ -175,6 +181,8 @@ int main(int argc, char **argv)
 		{ 0 },
 	};
 	struct broker_config cfg = BROKER_CONFIG_DEFAULT;
+	struct activation act;
+	bool mode_given = false;
 	struct broker *b = NULL;
 	char path[PATH_MAX], err[512];
 	unsigned long long v;
@@ -196,6 +204,7 @@ int main(int argc, char **argv)
 			    *optarg == '+')
 				return usage_error("invalid mode", optarg, " (octal, 0..0777)");
 			cfg.mode = (mode_t)m;
+			mode_given = true;
 			break;
 		}
 		case 'F':
@@ -322,7 +331,27 @@ int main(int argc, char **argv)
 			(unsigned long long)cfg.max_request_timeout_ms);
 		return EXIT_USAGE;
 	}
-	if (!cfg.socket_path) {
+	r = activation_take(&act, err, sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "jbusd: cannot start: %s\n", err);
+		return 1;
+	}
+	if (act.nfds && cfg.ready_fd >= ACTIVATION_FD_START &&
+	    cfg.ready_fd < ACTIVATION_FD_START + act.nfds) {
+		fprintf(stderr, "jbusd: cannot start: --ready-fd %d is one of the passed sockets\n",
+			cfg.ready_fd);
+		return 1;
+	}
+	r = activation_close_inherited(&act, cfg.ready_fd);
+	if (r < 0)
+		log_warn("cannot close inherited file descriptors: %s", strerror(-r));
+	cfg.listen_fd = act.stream_fd;
+	cfg.listen_dgram_fd = act.dgram_fd;
+	cfg.notify_socket = getenv("NOTIFY_SOCKET");
+	if (act.nfds && (mode_given || cfg.socket_group != (gid_t)-1))
+		log_info("socket activation: -m and -g apply only to sockets jbusd binds; the "
+			 "passed ones keep the mode and group the service manager gave them");
+	if (!cfg.socket_path && act.stream_fd < 0) {
 		if (sockpath_default(path, sizeof(path)) < 0) {
 			fprintf(stderr, "jbusd: default socket path is too long\n");
 			return 1;

@@ -8,15 +8,18 @@ set -eu
 # --fuzz: also the compiler and runtime for make fuzz (clang, libFuzzer)
 # --valgrind: also valgrind, for make check-valgrind
 # --peers: also the peers of make bench-peers (redis, mosquitto, their C clients)
+# --systemd: also systemd-socket-activate, for the socket activation test
 fuzz=0
 valgrind=0
 peers=0
+systemd=0
 for arg in "$@"; do
 	case $arg in
 	--fuzz) fuzz=1 ;;
 	--valgrind) valgrind=1 ;;
 	--peers) peers=1 ;;
-	*) echo "usage: install-deps.sh [--fuzz] [--valgrind] [--peers]" >&2; exit 2 ;;
+	--systemd) systemd=1 ;;
+	*) echo "usage: install-deps.sh [--fuzz] [--valgrind] [--peers] [--systemd]" >&2; exit 2 ;;
 	esac
 done
 
@@ -38,6 +41,8 @@ if command -v apt-get >/dev/null 2>&1; then
 	[ "$fuzz" = 1 ] && extra="clang libclang-rt-dev"
 	[ "$valgrind" = 1 ] && extra="$extra valgrind"
 	[ "$peers" = 1 ] && extra="$extra redis-server mosquitto libhiredis-dev libmosquitto-dev"
+	# the tool is in the systemd package itself (nothing is started by installing it)
+	[ "$systemd" = 1 ] && extra="$extra systemd"
 	# shellcheck disable=SC2086 # extra is a word list
 	need_sudo apt-get install -y -q --no-install-recommends \
 		pkg-config libjson-c-dev check gcc make curl $extra
@@ -46,6 +51,7 @@ elif command -v dnf >/dev/null 2>&1; then
 	[ "$fuzz" = 1 ] && extra="clang compiler-rt"
 	[ "$valgrind" = 1 ] && extra="$extra valgrind"
 	[ "$peers" = 1 ] && extra="$extra redis mosquitto hiredis-devel mosquitto-devel"
+	[ "$systemd" = 1 ] && extra="$extra systemd"
 	# shellcheck disable=SC2086 # extra is a word list
 	need_sudo dnf install -y pkgconf-pkg-config json-c-devel check-devel gcc make curl $extra
 else

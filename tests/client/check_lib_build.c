@@ -550,6 +550,62 @@ START_TEST(test_build_install)
 }
 END_TEST
 
+/*
+ * The systemd units: installed where SYSTEMDUNITDIR and SYSTEMDUSERUNITDIR say, ExecStart
+ * naming SBINDIR's jbusd, clean for systemd-analyze verify (when it is there), and gone
+ * after uninstall.
+ */
+START_TEST(test_build_units)
+{
+	static const char *const units[] = { "/sys/jbusd.socket", "/sys/jbusd.service",
+					     "/user/jbusd.socket", "/user/jbusd.service" };
+	char stage[PATH_MAX], rt[PATH_MAX], vars[3 * PATH_MAX];
+	struct stat st;
+
+	if (!have("make"))
+		return;
+	jt_fmt(stage, sizeof(stage), "%s/stage", jt_b.dir);
+	jt_fmt(rt, sizeof(rt), "%s/runtime", jt_b.dir);
+	ck_assert_int_eq(mkdir(rt, 0700), 0);
+	jt_fmt(vars, sizeof(vars),
+	       "DESTDIR='%s' PREFIX=/usr SYSTEMDUNITDIR=/sys SYSTEMDUSERUNITDIR=/user BUILD='%s'%s",
+	       stage, build_for_make(), SANITIZED ? " SANITIZE=1" : "");
+	sh_ok(300000, "make -C '%s' install %s", srcdir(), vars);
+	for (size_t i = 0; i < ARRAY_SIZE(units); i++)
+		expect_file(stage, units[i], false);
+	expect_file(stage, "/usr/lib/sysusers.d/jbus.conf", false);
+	sh_ok(JT_TIMEOUT_MS, "grep -h '^ExecStart=' '%s/sys/jbusd.service' '%s/user/jbusd.service'",
+	      stage, stage);
+	ck_assert_str_eq(out, "ExecStart=/usr/sbin/jbusd --retain-file ${STATE_DIRECTORY}/retained\n"
+			      "ExecStart=/usr/sbin/jbusd --retain-file ${STATE_DIRECTORY}/retained\n");
+
+	/* verify checks that ExecStart exists: a copy naming the staged jbusd */
+	if (sh(JT_TIMEOUT_MS, "command -v systemd-analyze") == 0) {
+		for (int k = 0; k < 2; k++) {
+			const char *d = k ? "user" : "sys";
+			sh_ok(JT_TIMEOUT_MS,
+			      "mkdir -p '%s/verify/%s' && cd '%s/verify/%s' && "
+			      "cp '%s/%s/jbusd.socket' . && "
+			      "sed 's|/usr/sbin/jbusd|%s/usr/sbin/jbusd|' '%s/%s/jbusd.service' "
+			      "> jbusd.service && XDG_RUNTIME_DIR='%s' systemd-analyze %s verify "
+			      "--man=no ./jbusd.socket ./jbusd.service 2>&1",
+			      stage, d, stage, d, stage, d, stage, stage, d, rt,
+			      k ? "--user" : "");
+			ck_assert_msg(out[0] == '\0', "systemd-analyze verify (%s):\n%s", d, out);
+		}
+	} else {
+		fprintf(stderr, "SKIP: systemd-analyze is not installed; the units are not verified\n");
+	}
+
+	sh_ok(300000, "make -C '%s' uninstall %s", srcdir(), vars);
+	for (size_t i = 0; i < ARRAY_SIZE(units); i++) {
+		char path[PATH_MAX];
+		jt_fmt(path, sizeof(path), "%s%s", stage, units[i]);
+		ck_assert_msg(lstat(path, &st) < 0, "left by uninstall: %s", units[i]);
+	}
+}
+END_TEST
+
 Suite *jt_suite(void)
 {
 	const struct jt_case cases[] = {
@@ -558,6 +614,7 @@ Suite *jt_suite(void)
 		{ "exports", test_build_exports },
 		{ "soname", test_build_soname },
 		{ "install", test_build_install },
+		{ "units", test_build_units },
 	};
 	Suite *s = suite_create("lib_build");
 
