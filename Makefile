@@ -6,6 +6,7 @@
 #   make check-valgrind     the same under valgrind memcheck, with every jbusd and jbus
 #   make fuzz       the libFuzzer targets, FUZZ_SECONDS (60) each
 #   make bench-insn broker instructions per routed message vs bench/insn-budget
+#   make check-man  lint the man pages (mandoc -T lint; any message fails)
 #   WERROR=1        turn warnings into errors (CI does)
 
 VERSION    := 0.1.0
@@ -103,11 +104,13 @@ LIBDIR     ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 MANDIR     ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
 
 .PHONY: all run check check-valgrind valgrind-deps clean distclean help examples install \
-	uninstall fuzz fuzz-deps bench bench-insn
+	uninstall fuzz fuzz-deps bench bench-insn man check-man man-deps
 .SECONDARY:
-all: $(BUILD)/jbusd $(LIB_SO) $(BUILD)/libjbus.so $(LIB_A) $(BUILD)/jbus $(BUILD)/jbus.pc
+all: $(BUILD)/jbusd $(LIB_SO) $(BUILD)/libjbus.so $(LIB_A) $(BUILD)/jbus $(BUILD)/jbus.pc man
 
 $(BUILD)/obj/client-lib/%.o: client-lib/%.c
 	@mkdir -p $(@D)
@@ -169,6 +172,28 @@ gen_pc = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
 
 $(BUILD)/jbus.pc: client-lib/jbus.pc.in Makefile
 	$(Q)$(call gen_pc,$@)
+
+# Man pages: man/<page>.<section> with @VERSION@ filled in, into $(BUILD)/man/.
+MAN_SRC   := $(wildcard man/*.[1-8])
+MAN_PAGES := $(MAN_SRC:man/%=$(BUILD)/man/%)
+
+$(BUILD)/man/%: man/% Makefile
+	@mkdir -p $(@D)
+	$(Q)sed -e 's|@VERSION@|$(VERSION)|g' $< > $@
+
+man: $(MAN_PAGES)
+
+# mandoc -T lint reports warnings and style notes alike; any line it prints fails.
+# man-deps also installs zsh, whose completion the suite checks when it is there.
+man-deps:
+	@command -v mandoc >/dev/null 2>&1 && command -v zsh >/dev/null 2>&1 \
+		|| ./scripts/install-deps.sh --man
+
+check-man: man-deps $(MAN_PAGES)
+	@out=$$(mandoc -T lint $(MAN_PAGES) 2>&1); rc=$$?; \
+		if [ -n "$$out" ] || [ $$rc -ne 0 ]; then printf '%s\n' "$$out"; \
+			echo "check-man: mandoc -T lint: not clean (exit $$rc)"; exit 1; fi; \
+		echo "check-man: $(words $(MAN_PAGES)) pages lint-clean"
 
 # Examples link the shared library, found next to them through the rpath.
 $(BUILD)/examples/%: $(BUILD)/obj/examples/%.o $(LIB_SO) $(BUILD)/libjbus.so
@@ -253,16 +278,21 @@ install: all
 	install -m 0644 $(LIB_A) $(DESTDIR)$(LIBDIR)/libjbus.a
 	install -m 0644 client-lib/include/jbus.h $(DESTDIR)$(INCLUDEDIR)/jbus.h
 	$(call gen_pc,$(DESTDIR)$(PKGCONFIGDIR)/jbus.pc)
-	@for m in $(wildcard man/*.[1-8]); do \
+	@for m in $(MAN_PAGES); do \
 		s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; \
 		echo install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; \
 		install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+	install -d $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
+	install -m 0644 contrib/completion/jbus.bash $(DESTDIR)$(BASHCOMPDIR)/jbus
+	install -m 0644 contrib/completion/_jbus $(DESTDIR)$(ZSHCOMPDIR)/_jbus
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/jbus $(DESTDIR)$(SBINDIR)/jbusd \
 		$(DESTDIR)$(LIBDIR)/libjbus.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME) \
 		$(DESTDIR)$(LIBDIR)/libjbus.so $(DESTDIR)$(LIBDIR)/libjbus.a \
-		$(DESTDIR)$(INCLUDEDIR)/jbus.h $(DESTDIR)$(PKGCONFIGDIR)/jbus.pc
+		$(DESTDIR)$(INCLUDEDIR)/jbus.h $(DESTDIR)$(PKGCONFIGDIR)/jbus.pc \
+		$(DESTDIR)$(BASHCOMPDIR)/jbus $(DESTDIR)$(ZSHCOMPDIR)/_jbus \
+		$(foreach m,$(MAN_SRC),$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
 
 # Fuzzing (clang's libFuzzer; installed on demand): each target runs for
 # FUZZ_SECONDS from its seeds in fuzz/corpus/<target>/ (read only; what it

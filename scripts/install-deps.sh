@@ -7,13 +7,17 @@ set -eu
 
 # --fuzz: also the compiler and runtime for make fuzz (clang, libFuzzer)
 # --valgrind: also valgrind, for make check-valgrind
+# --man: also mandoc (make check-man lints the man pages with it) and zsh
+#        (the tests check the zsh completion's syntax with zsh -n)
 fuzz=0
 valgrind=0
+man=0
 for arg in "$@"; do
 	case $arg in
 	--fuzz) fuzz=1 ;;
 	--valgrind) valgrind=1 ;;
-	*) echo "usage: install-deps.sh [--fuzz] [--valgrind]" >&2; exit 2 ;;
+	--man) man=1 ;;
+	*) echo "usage: install-deps.sh [--fuzz] [--valgrind] [--man]" >&2; exit 2 ;;
 	esac
 done
 
@@ -34,6 +38,7 @@ if command -v apt-get >/dev/null 2>&1; then
 	extra=""
 	[ "$fuzz" = 1 ] && extra="clang libclang-rt-dev"
 	[ "$valgrind" = 1 ] && extra="$extra valgrind"
+	[ "$man" = 1 ] && extra="$extra mandoc zsh"
 	# shellcheck disable=SC2086 # extra is a word list
 	need_sudo apt-get install -y -q --no-install-recommends \
 		pkg-config libjson-c-dev check gcc make curl $extra
@@ -41,6 +46,7 @@ elif command -v dnf >/dev/null 2>&1; then
 	extra=""
 	[ "$fuzz" = 1 ] && extra="clang compiler-rt"
 	[ "$valgrind" = 1 ] && extra="$extra valgrind"
+	[ "$man" = 1 ] && extra="$extra mandoc zsh"
 	# shellcheck disable=SC2086 # extra is a word list
 	need_sudo dnf install -y pkgconf-pkg-config json-c-devel check-devel gcc make curl $extra
 else
