@@ -9,6 +9,7 @@
 #   make bench-peers jbus, redis and mosquitto side by side (BENCH_PEERS_ARGS=--smoke)
 #   make install    PREFIX (/usr/local), DESTDIR; the systemd units go to
 #                   SYSTEMDUNITDIR and SYSTEMDUSERUNITDIR (PREFIX/lib/systemd/...)
+#   make check-man  lint the man pages (mandoc -T lint; any message fails)
 #   WERROR=1        turn warnings into errors (CI does)
 
 VERSION    := 0.1.0
@@ -112,10 +113,13 @@ SYSTEMDUNITDIR     ?= $(PREFIX)/lib/systemd/system
 SYSTEMDUSERUNITDIR ?= $(PREFIX)/lib/systemd/user
 SYSUSERSDIR        ?= $(PREFIX)/lib/sysusers.d
 
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
+
 .PHONY: all run check check-valgrind valgrind-deps systemd-deps clean distclean help examples install \
-	uninstall fuzz fuzz-deps bench bench-insn bench-peers peers-deps
+	uninstall fuzz fuzz-deps bench bench-insn bench-peers peers-deps man check-man man-deps
 .SECONDARY:
-all: $(BUILD)/jbusd $(LIB_SO) $(BUILD)/libjbus.so $(LIB_A) $(BUILD)/jbus $(BUILD)/jbus.pc
+all: $(BUILD)/jbusd $(LIB_SO) $(BUILD)/libjbus.so $(LIB_A) $(BUILD)/jbus $(BUILD)/jbus.pc man
 
 $(BUILD)/obj/client-lib/%.o: client-lib/%.c
 	@mkdir -p $(@D)
@@ -180,6 +184,28 @@ gen_unit = sed -e 's|@SBINDIR@|$(SBINDIR)|g' $(1) > $(2) && chmod 0644 $(2)
 
 $(BUILD)/jbus.pc: client-lib/jbus.pc.in Makefile
 	$(Q)$(call gen_pc,$@)
+
+# Man pages: man/<page>.<section> with @VERSION@ filled in, into $(BUILD)/man/.
+MAN_SRC   := $(wildcard man/*.[1-8])
+MAN_PAGES := $(MAN_SRC:man/%=$(BUILD)/man/%)
+
+$(BUILD)/man/%: man/% Makefile
+	@mkdir -p $(@D)
+	$(Q)sed -e 's|@VERSION@|$(VERSION)|g' $< > $@
+
+man: $(MAN_PAGES)
+
+# mandoc -T lint reports warnings and style notes alike; any line it prints fails.
+# man-deps also installs zsh, whose completion the suite checks when it is there.
+man-deps:
+	@command -v mandoc >/dev/null 2>&1 && command -v zsh >/dev/null 2>&1 \
+		|| ./scripts/install-deps.sh --man
+
+check-man: man-deps $(MAN_PAGES)
+	@out=$$(mandoc -T lint $(MAN_PAGES) 2>&1); rc=$$?; \
+		if [ -n "$$out" ] || [ $$rc -ne 0 ]; then printf '%s\n' "$$out"; \
+			echo "check-man: mandoc -T lint: not clean (exit $$rc)"; exit 1; fi; \
+		echo "check-man: $(words $(MAN_PAGES)) pages lint-clean"
 
 # Examples link the shared library, found next to them through the rpath.
 $(BUILD)/examples/%: $(BUILD)/obj/examples/%.o $(LIB_SO) $(BUILD)/libjbus.so
@@ -280,10 +306,13 @@ install: all
 		$(DESTDIR)$(SYSTEMDUSERUNITDIR)/jbusd.socket
 	$(call gen_unit,contrib/systemd/user/jbusd.service.in,$(DESTDIR)$(SYSTEMDUSERUNITDIR)/jbusd.service)
 	install -m 0644 contrib/systemd/jbus.sysusers $(DESTDIR)$(SYSUSERSDIR)/jbus.conf
-	@for m in $(wildcard man/*.[1-8]); do \
+	@for m in $(MAN_PAGES); do \
 		s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; \
 		echo install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; \
 		install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+	install -d $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
+	install -m 0644 contrib/completion/jbus.bash $(DESTDIR)$(BASHCOMPDIR)/jbus
+	install -m 0644 contrib/completion/_jbus $(DESTDIR)$(ZSHCOMPDIR)/_jbus
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/jbus $(DESTDIR)$(SBINDIR)/jbusd \
@@ -292,7 +321,9 @@ uninstall:
 		$(DESTDIR)$(INCLUDEDIR)/jbus.h $(DESTDIR)$(PKGCONFIGDIR)/jbus.pc \
 		$(DESTDIR)$(SYSTEMDUNITDIR)/jbusd.socket $(DESTDIR)$(SYSTEMDUNITDIR)/jbusd.service \
 		$(DESTDIR)$(SYSTEMDUSERUNITDIR)/jbusd.socket \
-		$(DESTDIR)$(SYSTEMDUSERUNITDIR)/jbusd.service $(DESTDIR)$(SYSUSERSDIR)/jbus.conf
+		$(DESTDIR)$(SYSTEMDUSERUNITDIR)/jbusd.service $(DESTDIR)$(SYSUSERSDIR)/jbus.conf \
+		$(DESTDIR)$(BASHCOMPDIR)/jbus $(DESTDIR)$(ZSHCOMPDIR)/_jbus \
+		$(foreach m,$(MAN_SRC),$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
 
 # Fuzzing (clang's libFuzzer; installed on demand): each target runs for
 # FUZZ_SECONDS from its seeds in fuzz/corpus/<target>/ (read only; what it

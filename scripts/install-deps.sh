@@ -9,17 +9,21 @@ set -eu
 # --valgrind: also valgrind, for make check-valgrind
 # --peers: also the peers of make bench-peers (redis, mosquitto, their C clients)
 # --systemd: also systemd-socket-activate, for the socket activation test
+# --man: also mandoc (make check-man lints the man pages with it) and zsh
+#        (the tests check the zsh completion's syntax with zsh -n)
 fuzz=0
 valgrind=0
 peers=0
 systemd=0
+man=0
 for arg in "$@"; do
 	case $arg in
 	--fuzz) fuzz=1 ;;
 	--valgrind) valgrind=1 ;;
 	--peers) peers=1 ;;
 	--systemd) systemd=1 ;;
-	*) echo "usage: install-deps.sh [--fuzz] [--valgrind] [--peers] [--systemd]" >&2; exit 2 ;;
+	--man) man=1 ;;
+	*) echo "usage: install-deps.sh [--fuzz] [--valgrind] [--peers] [--systemd] [--man]" >&2; exit 2 ;;
 	esac
 done
 
@@ -43,6 +47,7 @@ if command -v apt-get >/dev/null 2>&1; then
 	[ "$peers" = 1 ] && extra="$extra redis-server mosquitto libhiredis-dev libmosquitto-dev"
 	# the tool is in the systemd package itself (nothing is started by installing it)
 	[ "$systemd" = 1 ] && extra="$extra systemd"
+	[ "$man" = 1 ] && extra="$extra mandoc zsh"
 	# shellcheck disable=SC2086 # extra is a word list
 	need_sudo apt-get install -y -q --no-install-recommends \
 		pkg-config libjson-c-dev check gcc make curl $extra
@@ -52,6 +57,7 @@ elif command -v dnf >/dev/null 2>&1; then
 	[ "$valgrind" = 1 ] && extra="$extra valgrind"
 	[ "$peers" = 1 ] && extra="$extra redis mosquitto hiredis-devel mosquitto-devel"
 	[ "$systemd" = 1 ] && extra="$extra systemd"
+	[ "$man" = 1 ] && extra="$extra mandoc zsh"
 	# shellcheck disable=SC2086 # extra is a word list
 	need_sudo dnf install -y pkgconf-pkg-config json-c-devel check-devel gcc make curl $extra
 else

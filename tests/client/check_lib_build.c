@@ -3,7 +3,9 @@
  * jbus.h compiles on its own as strict C and as C++; the shared library
  * exports exactly the functions jbus.h declares JBUS_EXPORT (nm), each of
  * them links, and its soname is libjbus.so.0 (readelf); `make install`
- * with DESTDIR and PREFIX stages the documented files, and programs
+ * with DESTDIR and PREFIX stages the documented files (the man pages with
+ * the version filled in and the shell completions too, in BASHCOMPDIR and
+ * ZSHCOMPDIR when given) and `make uninstall` removes them all, and programs
  * outside the tree (examples/publish.c, and the README's "Use it from C"
  * program with its compile line exactly as written) build against the
  * staged install through pkg-config and exchange messages with a broker.
@@ -482,7 +484,7 @@ static bool readme_program(const char *app, const char *benv, const char *renv)
 START_TEST(test_build_install)
 {
 	struct msgs g = { 0 };
-	char stage[PATH_MAX], app[PATH_MAX], lib[PATH_MAX], so[64], *pc, *v;
+	char stage[PATH_MAX], app[PATH_MAX], lib[PATH_MAX], so[64], ver[32], *pc, *v;
 	const char *benv, *renv;
 
 	if (!have("make") || !have("cc") || !have("pkg-config"))
@@ -510,16 +512,28 @@ START_TEST(test_build_install)
 	v += 10;
 	v[strcspn(v, "\n")] = '\0';
 	jt_fmt(so, sizeof(so), "libjbus.so.%s", v);
+	jt_fmt(ver, sizeof(ver), "%s", v);
 	free(pc);
 	jt_fmt(lib, sizeof(lib), "%s/usr/lib", stage);
 	expect_link(lib, "libjbus.so.0", so);
 	expect_link(lib, "libjbus.so", "libjbus.so.0");
 	sh_ok(JT_TIMEOUT_MS, "cmp '%s/client-lib/include/jbus.h' '%s/usr/include/jbus.h'", srcdir(),
 	      stage);
+	/* the man pages, with the version filled in, and the completions */
+	expect_file(stage, "/usr/share/man/man8/jbusd.8", false);
+	expect_file(stage, "/usr/share/man/man1/jbus.1", false);
+	expect_file(stage, "/usr/share/man/man3/libjbus.3", false);
 	sh_ok(JT_TIMEOUT_MS,
-	      "cd '%s/man' 2>/dev/null || exit 0; for m in *.[1-8]; do [ -e \"$m\" ] || continue; "
-	      "cmp \"$m\" '%s/usr/share/man/man'\"${m##*.}\"/\"$m\" || exit 1; done",
-	      srcdir(), stage);
+	      "cd '%s/man' && for m in *.[1-8]; do sed 's/@VERSION@/%s/g' \"$m\" | "
+	      "cmp - '%s/usr/share/man/man'\"${m##*.}\"/\"$m\" || exit 1; done",
+	      srcdir(), ver, stage);
+	sh_ok(JT_TIMEOUT_MS, "grep -q '\"jbus %s\"' '%s/usr/share/man/man1/jbus.1'", ver, stage);
+	expect_file(stage, "/usr/share/bash-completion/completions/jbus", false);
+	expect_file(stage, "/usr/share/zsh/site-functions/_jbus", false);
+	sh_ok(JT_TIMEOUT_MS,
+	      "cmp '%s/contrib/completion/jbus.bash' '%s/usr/share/bash-completion/completions/jbus' "
+	      "&& cmp '%s/contrib/completion/_jbus' '%s/usr/share/zsh/site-functions/_jbus'",
+	      srcdir(), stage, srcdir(), stage);
 
 	/* pkg-config points into the stage */
 	benv = build_env(stage);
@@ -547,6 +561,37 @@ START_TEST(test_build_install)
 
 	/* the README program, exactly as written */
 	readme_program(app, benv, renv);
+
+	/* make uninstall removes every file install put there */
+	sh_ok(300000, "make -C '%s' uninstall DESTDIR='%s' PREFIX=/usr BUILD='%s'%s", srcdir(), stage,
+	      build_for_make(), SANITIZED ? " SANITIZE=1" : "");
+	sh_ok(JT_TIMEOUT_MS, "find '%s' ! -type d", stage);
+	ck_assert_msg(!strcmp(out, ""), "left after make uninstall:\n%s", out);
+}
+END_TEST
+
+/* BASHCOMPDIR and ZSHCOMPDIR put the completions where a distribution wants them. */
+START_TEST(test_build_install_compdirs)
+{
+	char stage[PATH_MAX];
+
+	if (!have("make"))
+		return;
+	jt_fmt(stage, sizeof(stage), "%s/stage", jt_b.dir);
+	sh_ok(300000,
+	      "make -C '%s' install DESTDIR='%s' PREFIX=/usr BUILD='%s'%s "
+	      "BASHCOMPDIR=/etc/bash_completion.d ZSHCOMPDIR=/usr/share/zsh/vendor-completions",
+	      srcdir(), stage, build_for_make(), SANITIZED ? " SANITIZE=1" : "");
+	expect_file(stage, "/etc/bash_completion.d/jbus", false);
+	expect_file(stage, "/usr/share/zsh/vendor-completions/_jbus", false);
+	sh_ok(JT_TIMEOUT_MS, "test ! -e '%s/usr/share/bash-completion' && "
+			     "test ! -e '%s/usr/share/zsh/site-functions'", stage, stage);
+	sh_ok(300000,
+	      "make -C '%s' uninstall DESTDIR='%s' PREFIX=/usr BUILD='%s'%s "
+	      "BASHCOMPDIR=/etc/bash_completion.d ZSHCOMPDIR=/usr/share/zsh/vendor-completions",
+	      srcdir(), stage, build_for_make(), SANITIZED ? " SANITIZE=1" : "");
+	sh_ok(JT_TIMEOUT_MS, "find '%s' ! -type d", stage);
+	ck_assert_msg(!strcmp(out, ""), "left after make uninstall:\n%s", out);
 }
 END_TEST
 
@@ -615,6 +660,7 @@ Suite *jt_suite(void)
 		{ "soname", test_build_soname },
 		{ "install", test_build_install },
 		{ "units", test_build_units },
+		{ "install_compdirs", test_build_install_compdirs },
 	};
 	Suite *s = suite_create("lib_build");
 

@@ -356,6 +356,27 @@ void jt_sync_pub(const char *topic);
 /* Send "sync" to name as "syncer" until the broker accepts it (name is connected). */
 void jt_sync_send(const char *name);
 
+/* section: help texts and the source tree (jt_help.c) */
+
+/* One option an option line of a help text defines. */
+struct jt_opt {
+	char s[4];    /* "-x", or "" when it has no short form */
+	char l[48];   /* "--long" */
+	bool req_arg; /* "--long VALUE" */
+	bool opt_arg; /* "--long[=VALUE]" */
+};
+
+/* The options of help (jbus or jbusd --help output), in order, at most max; returns how many. */
+size_t jt_help_options(const char *help, struct jt_opt *opts, size_t max);
+/* Does opts[0..n) define name, a long or a short option? */
+bool jt_opts_have(const struct jt_opt *opts, size_t n, const char *name);
+/* The subcommands 'jbus --help' lists under "Subcommands:", in order; returns how many. */
+size_t jt_help_subcommands(const char *help, char (*names)[32], size_t max);
+/* The source tree: $JBUS_SRCDIR, else the current directory. */
+const char *jt_srcdir(void);
+/* The file rel of the source tree, NUL-terminated and malloc'd; fails the test if unreadable. */
+char *jt_read_src(const char *rel);
+
 /* section: the broker's process as the kernel sees it, and fd limits (jt_sys.c) */
 
 /* VmRSS of pid in KiB, from /proc/<pid>/status. */
