@@ -10,6 +10,8 @@
 #   make install    PREFIX (/usr/local), DESTDIR; the systemd units go to
 #                   SYSTEMDUNITDIR and SYSTEMDUSERUNITDIR (PREFIX/lib/systemd/...)
 #   make check-man  lint the man pages (mandoc -T lint; any message fails)
+#   make dist       jbus-VERSION.tar.gz of the committed tree; distcheck builds and
+#                   checks it unpacked in build/distcheck/
 #   WERROR=1        turn warnings into errors (CI does)
 
 VERSION    := 0.1.0
@@ -117,7 +119,8 @@ BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
 
 .PHONY: all run check check-valgrind valgrind-deps systemd-deps clean distclean help examples install \
-	uninstall fuzz fuzz-deps bench bench-insn bench-peers peers-deps man check-man man-deps
+	uninstall fuzz fuzz-deps bench bench-insn bench-peers peers-deps man check-man man-deps \
+	dist distcheck
 .SECONDARY:
 all: $(BUILD)/jbusd $(LIB_SO) $(BUILD)/libjbus.so $(LIB_A) $(BUILD)/jbus $(BUILD)/jbus.pc man
 
@@ -419,6 +422,23 @@ peers-deps:
 bench-peers: peers-deps
 	@$(MAKE) --no-print-directory $(BUILD)/jbusd $(BUILD)/bench/peers
 	JBUSD=$(abspath $(BUILD))/jbusd $(BUILD)/bench/peers $(BENCH_PEERS_ARGS)
+
+# A release tarball of the committed tree (the version is VERSION above, and
+# nowhere else); distcheck unpacks it elsewhere and runs make check there.
+DIST := jbus-$(VERSION)
+
+dist:
+	@git rev-parse --git-dir >/dev/null 2>&1 || \
+		{ echo "make dist: needs a git checkout (it packs the committed tree)" >&2; exit 1; }
+	@git diff --quiet HEAD -- || echo "make dist: uncommitted changes are not in the tarball" >&2
+	git archive --format=tar.gz --prefix=$(DIST)/ -o $(DIST).tar.gz HEAD
+	@echo "$(DIST).tar.gz"
+
+distcheck: dist
+	rm -rf build/distcheck && mkdir -p build/distcheck
+	tar -xzf $(DIST).tar.gz -C build/distcheck
+	$(MAKE) -C build/distcheck/$(DIST) check
+	@echo "$(DIST).tar.gz builds and passes make check when unpacked elsewhere"
 
 clean:
 	rm -rf build
