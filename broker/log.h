@@ -1,6 +1,7 @@
 /*
- * Broker log: one line per event on stderr, "jbusd: <level>: <text>",
- * where text carries key=value fields (client=, pid=, uid=, code=).
+ * Broker log: one line per event, "jbusd: <level>: <text>" on stderr or
+ * <text> to syslog (facility daemon, the level as its priority), where text
+ * carries key=value fields (client=, pid=, uid=, code=).
  */
 #pragma once
 
@@ -14,6 +15,11 @@ enum log_level {
 };
 
 extern enum log_level log_max_level;
+
+/* "error", "warn", "info" or "debug" into *out; -EINVAL for anything else. */
+int log_level_parse(const char *s, enum log_level *out);
+/* From now on lines go to syslog instead of stderr. */
+void log_use_syslog(void);
 
 void log_msg(enum log_level lvl, const char *fmt, ...) _printf_(2, 3);
 

@@ -67,6 +67,10 @@ static void usage(FILE *f)
 		"      --ready-fd FD            write \"ready\\n\" to FD once listening,\n"
 		"                               then close it (for supervisors and tests)\n"
 		"  -v, --verbose                log debug events (connections, handshakes)\n"
+		"  -q, --quiet                  log only warnings and errors\n"
+		"      --log-level LEVEL        error, warn, info (default) or debug\n"
+		"      --syslog                 log to syslog (facility daemon) instead of\n"
+		"                               standard error\n"
 		"  -h, --help                   show this help and exit\n"
 		"  -V, --version                show the version and exit\n"
 		"\n"
@@ -162,7 +166,7 @@ int main(int argc, char **argv)
 		{ "queue-limit", required_argument, NULL, 'Q' },
 		{ "handshake-timeout", required_argument, NULL, 'T' },
 		{ "ready-fd", required_argument, NULL, 'R' },
-		{ "request-timeout", required_argument, NULL, 'q' },
+		{ "request-timeout", required_argument, NULL, 'r' },
 		{ "max-request-timeout", required_argument, NULL, 'x' },
 		{ "max-pending", required_argument, NULL, 'P' },
 		{ "max-retained", required_argument, NULL, 'N' },
@@ -176,13 +180,16 @@ int main(int argc, char **argv)
 		{ "max-subs", required_argument, NULL, 'S' },
 		{ "idle-timeout", required_argument, NULL, 'I' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "syslog", no_argument, NULL, 'y' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
 	struct broker_config cfg = BROKER_CONFIG_DEFAULT;
 	struct activation act;
-	bool mode_given = false;
+	bool mode_given = false, use_syslog = false;
 	struct broker *b = NULL;
 	char path[PATH_MAX], err[512];
 	unsigned long long v;
@@ -190,7 +197,7 @@ int main(int argc, char **argv)
 	int c, r;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":s:m:g:vhV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":s:m:g:vqhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			cfg.socket_path = optarg;
@@ -229,7 +236,7 @@ int main(int argc, char **argv)
 						   " (0.001..3600 seconds)");
 			cfg.handshake_timeout_ms = (uint32_t)ms;
 			break;
-		case 'q':
+		case 'r':
 			if (parse_seconds(optarg, 86400, &ms) < 0)
 				return usage_error("invalid --request-timeout", optarg,
 						   " (0.001..86400 seconds)");
@@ -310,6 +317,17 @@ int main(int argc, char **argv)
 		case 'v':
 			log_max_level = LOG_LVL_DEBUG;
 			break;
+		case 'q':
+			log_max_level = LOG_LVL_WARN;
+			break;
+		case 'l':
+			if (log_level_parse(optarg, &log_max_level) < 0)
+				return usage_error("invalid --log-level", optarg,
+						   " (error, warn, info or debug)");
+			break;
+		case 'y':
+			use_syslog = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -343,6 +361,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	r = activation_close_inherited(&act, cfg.ready_fd);
+	/* after the inherited fds are gone: syslog's socket must not be one of them */
+	if (use_syslog)
+		log_use_syslog();
 	if (r < 0)
 		log_warn("cannot close inherited file descriptors: %s", strerror(-r));
 	cfg.listen_fd = act.stream_fd;

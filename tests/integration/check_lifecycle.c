@@ -371,6 +371,8 @@ static const struct usage_case {
 	{ { "--handshake-timeout", "0" }, "--handshake-timeout" },
 	{ { "--handshake-timeout", "x" }, "--handshake-timeout" },
 	{ { "extra" }, "extra" },
+	{ { "--log-level", "loud" }, "loud" },
+	{ { "--log-level" }, "--log-level" },
 };
 
 START_TEST(test_lifecycle_usage_error)
@@ -391,6 +393,56 @@ START_TEST(test_lifecycle_usage_error)
 	ck_assert_msg(strstr(err, u->names) != NULL, "case %d: message does not name %s: %s", _i,
 		      u->names, err);
 	ck_assert_msg(lstat(path, &st) < 0 && errno == ENOENT, "case %d: socket created", _i);
+}
+END_TEST
+
+/* section: logging */
+
+/* The log of a broker started with args, after a client connected and left. */
+static void log_with(const char *const *args)
+{
+	struct jt_conn *c;
+
+	jt_broker_start_args(&jt_b, args);
+	c = jt_client("lg");
+	jt_sync(c);
+	jt_close(c);
+	/* the disconnect is handled before the answer to the next client's ping */
+	jt_sync(jt_client("lg2"));
+}
+
+/* -q and --log-level warn leave out info and debug; debug adds the per-connection lines. */
+START_TEST(test_lifecycle_log_levels)
+{
+	static const char *const quiet[][3] = { { "-q", NULL }, { "--log-level", "warn", NULL },
+						 { "--log-level", "error", NULL } };
+
+	if (getenv("JT_VERBOSE"))
+		return; /* the log goes to the terminal */
+	if (_i < 3) {
+		log_with(quiet[_i]);
+		ck_assert(!jt_log_has(JT_ARGV("jbusd: info: ")));
+		ck_assert(!jt_log_has(JT_ARGV("jbusd: debug: ")));
+	} else if (_i == 3) {
+		log_with(JT_ARGV("--log-level", "debug"));
+		ck_assert(jt_log_has(JT_ARGV("jbusd: info: listening on ")));
+		ck_assert(jt_log_has(JT_ARGV("jbusd: debug: hello ", "client=lg ")));
+		ck_assert(jt_log_has(JT_ARGV("jbusd: debug: disconnect ", "client=lg ")));
+	} else {
+		log_with(NULL);
+		ck_assert(jt_log_has(JT_ARGV("jbusd: info: listening on ")));
+		ck_assert(!jt_log_has(JT_ARGV("jbusd: debug: ")));
+	}
+}
+END_TEST
+
+/* --syslog: nothing on standard error (the lines go to syslog), and the broker serves. */
+START_TEST(test_lifecycle_syslog)
+{
+	if (getenv("JT_VERBOSE"))
+		return;
+	log_with(JT_ARGV("--syslog", "--log-level", "debug"));
+	ck_assert(!jt_log_has(JT_ARGV("jbusd: ")));
 }
 END_TEST
 
@@ -502,5 +554,9 @@ Suite *jt_suite(void)
 	tcase_add_loop_test(tc, test_lifecycle_usage_error, 0, ARRAY_SIZE(usage_cases));
 	tcase_add_test(tc, test_lifecycle_help);
 	tcase_add_test(tc, test_lifecycle_version);
+	/* each test starts its broker with its own log options */
+	tc = jt_tcase(s, "logging", NULL, jt_teardown, 30);
+	tcase_add_loop_test(tc, test_lifecycle_log_levels, 0, 5);
+	tcase_add_test(tc, test_lifecycle_syslog);
 	return s;
 }
