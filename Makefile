@@ -115,6 +115,11 @@ SYSTEMDUNITDIR     ?= $(PREFIX)/lib/systemd/system
 SYSTEMDUSERUNITDIR ?= $(PREFIX)/lib/systemd/user
 SYSUSERSDIR        ?= $(PREFIX)/lib/sysusers.d
 
+# the exported functions, as jbus.h declares them (link pages to libjbus(3))
+LPAREN := (
+API_FUNCS := $(shell sed -n 's/^JBUS_EXPORT .*[ *]\(jbus_[a-z0-9_]*\)[$(LPAREN)].*/\1/p' \
+	client-lib/include/jbus.h | sort -u)
+
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
 
@@ -313,6 +318,10 @@ install: all
 		s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; \
 		echo install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; \
 		install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+	@# man jbus_conn_new and the like: one .so link page per exported function
+	@for f in $(API_FUNCS); do \
+		echo '.so man3/libjbus.3' > $(DESTDIR)$(MANDIR)/man3/$$f.3; done
+	@echo "installed $(words $(API_FUNCS)) link pages to libjbus(3) in $(DESTDIR)$(MANDIR)/man3"
 	install -d $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
 	install -m 0644 contrib/completion/jbus.bash $(DESTDIR)$(BASHCOMPDIR)/jbus
 	install -m 0644 contrib/completion/_jbus $(DESTDIR)$(ZSHCOMPDIR)/_jbus
@@ -327,6 +336,7 @@ uninstall:
 		$(DESTDIR)$(SYSTEMDUSERUNITDIR)/jbusd.service $(DESTDIR)$(SYSUSERSDIR)/jbus.conf \
 		$(DESTDIR)$(BASHCOMPDIR)/jbus $(DESTDIR)$(ZSHCOMPDIR)/_jbus \
 		$(foreach m,$(MAN_SRC),$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
+	rm -f $(foreach f,$(API_FUNCS),$(DESTDIR)$(MANDIR)/man3/$(f).3)
 
 # Fuzzing (clang's libFuzzer; installed on demand): each target runs for
 # FUZZ_SECONDS from its seeds in fuzz/corpus/<target>/ (read only; what it

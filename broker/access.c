@@ -261,11 +261,19 @@ void access_reload(struct broker *b)
 		log_error("reload: policy %s; keeping the running policy", e);
 		return;
 	}
+	access_set_policy(b, p);
+}
+
+void access_set_policy(struct broker *b, struct policy *p)
+{
 	policy_free(b->policy);
 	b->policy = p;
 	b->policy_gen++;
-	log_info("reload: policy %s loaded (%zu rules and reservations)", b->cfg.policy_file,
-		 policy_size(p));
+	if (p)
+		log_info("reload: policy %s loaded (%zu rules and reservations)",
+			 b->cfg.policy_file, policy_size(p));
+	else
+		log_info("reload: no policy file; the default policy applies");
 	revoke_all(b);
 }
 

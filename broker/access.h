@@ -35,6 +35,11 @@ bool access_peer(struct broker *b, uid_t uid, gid_t gid, enum policy_op op, cons
 int access_init(struct broker *b, char *err, size_t errlen);
 /* SIGHUP: loads the file again; on failure keeps the running policy and logs why. */
 void access_reload(struct broker *b);
+/*
+ * Puts p (owned from now on; NULL: the default policy) in force, taking
+ * back from connected clients what it denies.
+ */
+void access_set_policy(struct broker *b, struct policy *p);
 void access_fini(struct broker *b);
 /* c leaves: its per-rule log memory goes. */
 void access_client_gone(struct client *c);

@@ -4,8 +4,6 @@
  */
 #include "broker.h"
 
-#include "access.h"
-
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,6 +20,7 @@
 #include "dgram.h"
 #include "log.h"
 #include "presence.h"
+#include "reload.h"
 #include "wire.h"
 
 #ifndef JBUS_VERSION
@@ -35,7 +34,7 @@ static void on_accept_timer(struct timer *t);
 static void on_turn_end(void *userdata);
 
 /* Raise RLIMIT_NOFILE as far as allowed; warn if it cannot cover max_clients. */
-static void raise_fd_limit(uint32_t max_clients)
+void broker_raise_fd_limit(uint32_t max_clients)
 {
 	struct rlimit rl;
 	rlim_t want = (rlim_t)max_clients + 32;
@@ -177,7 +176,7 @@ int broker_new(struct broker **bp, const struct broker_config *cfg, char *err, s
 	r = access_init(b, err, errlen);
 	if (r < 0)
 		goto fail;
-	raise_fd_limit(cfg->max_clients);
+	broker_raise_fd_limit(cfg->max_clients);
 	r = setup_signals(b);
 	if (r < 0) {
 		snprintf(err, errlen, "signals: %s", strerror(-r));
@@ -390,7 +389,7 @@ static void on_signal(struct watch *w, uint32_t events)
 	while (read(w->fd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
 			notify_reloading(&b->notify);
-			access_reload(b);
+			reload_run(b);
 			notify_ready(&b->notify, NULL, broker_active_clients(b));
 			continue;
 		}

@@ -12,6 +12,7 @@
 
 #include "account.h"
 #include "listener.h"
+#include "log.h"
 #include "loop.h"
 #include "notify.h"
 #include "registry.h"
@@ -22,6 +23,8 @@
 #define BROKER_READ_CHUNK (64 * 1024) /* bytes read per client per turn */
 #define BROKER_WRITE_CHUNK (1024 * 1024)
 #define BROKER_LINGER_MS 1000          /* bound on flushing a closing client */
+
+struct config;
 
 struct broker_config {
 	const char *socket_path;         /* with listen_fd: only compared with its address */
@@ -44,6 +47,9 @@ struct broker_config {
 	uint32_t max_subs;               /* subscriptions per client */
 	uint64_t idle_timeout_ms;        /* 0: none; else no frame for this long ends a session */
 	int ready_fd; /* -1, or an fd that gets "ready\n" once listening */
+	uint8_t log_level;               /* enum log_level */
+	bool use_syslog;                 /* log to syslog instead of stderr */
+	struct config *conf;             /* where the settings came from (reload), or NULL */
 	/* socket activation (activation.h): taken by broker_new, closed even on failure */
 	int listen_fd;                   /* passed listening stream socket, or -1: bind */
 	int listen_dgram_fd;             /* passed datagram socket, or -1 */
@@ -58,7 +64,7 @@ struct broker_config {
 		.max_request_timeout_ms = 300000, .max_pending = 1024, .max_retained = 10000,      \
 		.max_retained_bytes = 64 * 1024 * 1024, .retain_file = NULL, .ready_fd = -1,       \
 		.socket_group = (gid_t)-1, .max_subs = 10000, .listen_fd = -1,                     \
-		.listen_dgram_fd = -1,                                                             \
+		.listen_dgram_fd = -1, .log_level = LOG_LVL_INFO,                                  \
 	}
 
 struct broker_stats {
@@ -137,5 +143,7 @@ void broker_stop(struct broker *b);
 
 /* Wall-clock time in ms since the Unix epoch (for since_ms). */
 uint64_t broker_wall_ms(void);
+/* Raises RLIMIT_NOFILE towards max_clients; warns if it stays below. */
+void broker_raise_fd_limit(uint32_t max_clients);
 /* Clients past the handshake. */
 uint32_t broker_active_clients(const struct broker *b);

@@ -307,18 +307,17 @@ void client_idle_check(struct client *c)
 	struct broker *b = c->b;
 	uint64_t idle = loop_now(b->loop) - c->last_frame_ms;
 
-	if (!b->cfg.idle_timeout_ms)
+	if (!c->idle_ms)
 		return;
-	if (idle < b->cfg.idle_timeout_ms) {
+	if (idle < c->idle_ms) {
 		/* a frame came since the timer was armed: wait for the rest only */
-		loop_timer_arm(b->loop, &c->timer, b->cfg.idle_timeout_ms - idle);
+		loop_timer_arm(b->loop, &c->timer, c->idle_ms - idle);
 		return;
 	}
 	b->stats.idle_timeouts++;
 	log_debug("idle timeout conn=%llu client=%s pid=%d", (unsigned long long)c->serial,
 		  client_label(c), (int)c->pid);
-	client_error(c, NULL, "timeout", "no frame for %llu ms (idle_timeout); closing",
-		     (unsigned long long)b->cfg.idle_timeout_ms);
+	client_error(c, NULL, "timeout", "no frame for %u ms (idle_timeout); closing", c->idle_ms);
 	client_linger(c, false, END_TIMEOUT);
 }
 

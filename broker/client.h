@@ -85,6 +85,7 @@ struct client {
 	bool monitor;
 	bool released;               /* name, requests and monitoring let go (client.c) */
 	bool http;                   /* the connection is an HTTP request (http.c) */
+	uint32_t idle_ms;            /* idle timeout its welcome announced; 0: none */
 	struct list_head mon_link;   /* b->monitors */
 	struct list_head end_link;   /* b->ending until its will and event are out */
 	struct req_side req;

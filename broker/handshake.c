@@ -154,11 +154,13 @@ void handshake_frame(struct client *c, int scan, const struct wire_env *env,
 	}
 	c->state = CLIENT_ACTIVE;
 	loop_timer_cancel(&c->timer);
-	if (b->cfg.idle_timeout_ms)
-		loop_timer_arm(b->loop, &c->timer, b->cfg.idle_timeout_ms);
+	/* kept per session: a reload must not shorten what the welcome promised */
+	c->idle_ms = (uint32_t)b->cfg.idle_timeout_ms;
+	if (c->idle_ms)
+		loop_timer_arm(b->loop, &c->timer, c->idle_ms);
 	wire_buf_init(&wb, FRAME_HEADROOM);
 	wire_build_welcome(&wb, wire_raw_of(id), c->name.name, c->name.len, b->version,
-			   b->cfg.max_frame, b->cfg.idle_timeout_ms);
+			   b->cfg.max_frame, c->idle_ms);
 	client_queue_buf(c, &wb);
 	log_debug("hello conn=%llu client=%s pid=%d uid=%u", (unsigned long long)c->serial,
 		  c->name.name, (int)c->pid, (unsigned)c->uid);

@@ -33,11 +33,21 @@ int log_level_parse(const char *s, enum log_level *out)
 	return -EINVAL;
 }
 
-void log_use_syslog(void)
+const char *log_level_name(enum log_level l)
 {
-	/* connected now, not at the first line: after this no file is opened on demand */
-	openlog("jbusd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
-	to_syslog = true;
+	return level_names[l];
+}
+
+void log_use_syslog(bool on)
+{
+	if (on == to_syslog)
+		return;
+	if (on)
+		/* connected now, not at the first line: after this no file is opened on demand */
+		openlog("jbusd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	else
+		closelog();
+	to_syslog = on;
 }
 
 void log_msg(enum log_level lvl, const char *fmt, ...)

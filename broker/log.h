@@ -5,6 +5,8 @@
  */
 #pragma once
 
+#include <stdbool.h>
+
 #include "util.h"
 
 enum log_level {
@@ -18,8 +20,9 @@ extern enum log_level log_max_level;
 
 /* "error", "warn", "info" or "debug" into *out; -EINVAL for anything else. */
 int log_level_parse(const char *s, enum log_level *out);
-/* From now on lines go to syslog instead of stderr. */
-void log_use_syslog(void);
+const char *log_level_name(enum log_level l);
+/* From now on lines go to syslog instead of stderr (true) or stderr (false). */
+void log_use_syslog(bool on);
 
 void log_msg(enum log_level lvl, const char *fmt, ...) _printf_(2, 3);
 

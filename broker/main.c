@@ -15,8 +15,9 @@
 
 #include "activation.h"
 #include "broker.h"
+#include "config.h"
 #include "log.h"
-#include "sockpath.h"
+#include "policy.h"
 
 #define EXIT_USAGE 2
 
@@ -27,6 +28,12 @@ static void usage(FILE *f)
 		"Local message broker: routes newline-delimited JSON frames between\n"
 		"clients of an AF_UNIX stream socket.\n"
 		"\n"
+		"  -c, --config FILE            read settings from FILE (JSON: each option\n"
+		"                               a key, '_' for '-'); the command line wins\n"
+		"      --print-config           print the effective settings as JSON and exit\n"
+		"      --check-config           check the settings (from -c FILE, or FILE\n"
+		"                               given as the argument) and the policy file\n"
+		"                               they name, then exit 0 if valid, else 1\n"
 		"  -s, --socket PATH            socket path (default: $JBUS_SOCKET, else\n"
 		"                               $XDG_RUNTIME_DIR/jbus.sock, else\n"
 		"                               /tmp/jbus-<uid>.sock)\n"
@@ -74,8 +81,10 @@ static void usage(FILE *f)
 		"  -h, --help                   show this help and exit\n"
 		"  -V, --version                show the version and exit\n"
 		"\n"
-		"SIGHUP reloads the policy file; a policy that fails to load is logged\n"
-		"and the running one kept.\n"
+		"SIGHUP reloads the configuration file and the policy file: limits,\n"
+		"timeouts, the policy and logging change at once; the socket, mode, group,\n"
+		"max_frame, retain file, datagram socket and ready fd need a restart (the\n"
+		"log says so). A reload that fails is logged and changes nothing.\n"
 		"\n"
 		"Under a service manager: with LISTEN_FDS and LISTEN_PID (socket activation)\n"
 		"jbusd serves on the passed listening socket (and a passed datagram socket)\n"
@@ -86,247 +95,75 @@ static void usage(FILE *f)
 		"cannot start, 2 for a usage error.\n");
 }
 
-static int usage_error(const char *what, const char *arg, const char *range)
+/* what, then the argument as given (if any) */
+static int usage_error(const char *what, const char *arg)
 {
-	fprintf(stderr, "jbusd: %s '%s'%s\nTry 'jbusd --help' for more information.\n", what,
-		arg, range);
+	fprintf(stderr, "jbusd: %s%s%s%s\nTry 'jbusd --help' for more information.\n", what,
+		arg ? " '" : "", arg ? arg : "", arg ? "'" : "");
 	return EXIT_USAGE;
 }
 
-/* Unsigned integer with an optional binary suffix K, M or G. */
-static int parse_size(const char *s, unsigned long long lo, unsigned long long hi,
-		      unsigned long long *out)
+enum { OPT_PRINT_CONFIG = 1000, OPT_CHECK_CONFIG };
+
+/* The settings' options (config.c) plus those that are not settings. */
+static const struct option *getopt_table(void)
 {
-	unsigned long long v, mul = 1;
-	char *end;
-
-	if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
-		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s)
-		return -1;
-	if (*end) {
-		switch (*end) {
-		case 'k': case 'K': mul = 1ULL << 10; break;
-		case 'm': case 'M': mul = 1ULL << 20; break;
-		case 'g': case 'G': mul = 1ULL << 30; break;
-		default: return -1;
-		}
-		if (end[1])
-			return -1;
-	}
-	if (v > ULLONG_MAX / mul)
-		return -1;
-	v *= mul;
-	if (v < lo || v > hi)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-/* Seconds, fractional allowed, from 0.001 to max; result in ms. */
-static int parse_seconds(const char *s, double max, uint64_t *ms)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end || !isfinite(v) || v < 0.001 || v > max)
-		return -1;
-	*ms = (uint64_t)llround(v * 1000);
-	return 0;
-}
-
-/* A group name or number. */
-static int parse_group(const char *s, gid_t *gid)
-{
-	unsigned long long v;
-	struct group *g;
-
-	if (parse_size(s, 0, UINT32_MAX - 1, &v) == 0 && !strpbrk(s, "kKmMgG")) {
-		*gid = (gid_t)v;
-		return 0;
-	}
-	g = getgrnam(s);
-	if (!g)
-		return -1;
-	*gid = g->gr_gid;
-	return 0;
-}
-
-int main(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "socket", required_argument, NULL, 's' },
-		{ "mode", required_argument, NULL, 'm' },
-		{ "max-frame", required_argument, NULL, 'F' },
-		{ "max-clients", required_argument, NULL, 'C' },
-		{ "queue-limit", required_argument, NULL, 'Q' },
-		{ "handshake-timeout", required_argument, NULL, 'T' },
-		{ "ready-fd", required_argument, NULL, 'R' },
-		{ "request-timeout", required_argument, NULL, 'r' },
-		{ "max-request-timeout", required_argument, NULL, 'x' },
-		{ "max-pending", required_argument, NULL, 'P' },
-		{ "max-retained", required_argument, NULL, 'N' },
-		{ "max-retained-bytes", required_argument, NULL, 'B' },
-		{ "max-retained-bytes-per-uid", required_argument, NULL, 'b' },
-		{ "retain-file", required_argument, NULL, 'f' },
-		{ "dgram", required_argument, NULL, 'D' },
-		{ "group", required_argument, NULL, 'g' },
-		{ "policy", required_argument, NULL, 'p' },
-		{ "max-clients-per-uid", required_argument, NULL, 'U' },
-		{ "max-subs", required_argument, NULL, 'S' },
-		{ "idle-timeout", required_argument, NULL, 'I' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "log-level", required_argument, NULL, 'l' },
-		{ "syslog", no_argument, NULL, 'y' },
+	static const struct option own[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "print-config", no_argument, NULL, OPT_PRINT_CONFIG },
+		{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
-	struct broker_config cfg = BROKER_CONFIG_DEFAULT;
-	struct activation act;
-	bool mode_given = false, use_syslog = false;
-	struct broker *b = NULL;
-	char path[PATH_MAX], err[512];
-	unsigned long long v;
-	uint64_t ms;
-	int c, r;
+	static struct option t[64];
+	const struct option *set = config_getopt_table();
+	size_t n = 0;
+
+	while (set[n].name)
+		n++;
+	_Static_assert(ARRAY_SIZE(own) < ARRAY_SIZE(t), "room for the settings");
+	if (n + ARRAY_SIZE(own) > ARRAY_SIZE(t))
+		abort();
+	memcpy(t, set, n * sizeof(*t));
+	memcpy(t + n, own, sizeof(own));
+	return t;
+}
+
+/* --check-config: the settings, and the policy file they name. */
+static int check_config(const struct config *conf)
+{
+	struct policy *p;
+	char err[512];
+
+	if (conf->cfg.policy_file) {
+		if (policy_load(conf->cfg.policy_file, &p, err, sizeof(err)) < 0) {
+			fprintf(stderr, "jbusd: policy %s\n", err);
+			return 1;
+		}
+		policy_free(p);
+	}
+	printf("%s: configuration ok\n", conf->file ? conf->file : "command line");
+	return 0;
+}
+
+/* The command line into conf: -1 to go on, else the exit status. */
+static int parse_args(int argc, char **argv, struct config *conf, bool *print, bool *check)
+{
+	const struct option *opts = getopt_table();
+	int c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":s:m:g:vqhV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":s:m:g:c:vqhV", opts, NULL)) != -1) {
 		switch (c) {
-		case 's':
-			cfg.socket_path = optarg;
+		case 'c':
+			conf->file = optarg;
 			break;
-		case 'm': {
-			char *end;
-			long m;
-			errno = 0;
-			m = strtol(optarg, &end, 8);
-			if (errno || end == optarg || *end || m < 0 || m > 0777 || *optarg == '-' ||
-			    *optarg == '+')
-				return usage_error("invalid mode", optarg, " (octal, 0..0777)");
-			cfg.mode = (mode_t)m;
-			mode_given = true;
+		case OPT_PRINT_CONFIG:
+			*print = true;
 			break;
-		}
-		case 'F':
-			if (parse_size(optarg, 64, 1ULL << 30, &v) < 0)
-				return usage_error("invalid --max-frame", optarg, " (64..1G)");
-			cfg.max_frame = (size_t)v;
-			break;
-		case 'C':
-			if (parse_size(optarg, 1, 1000000, &v) < 0 || strpbrk(optarg, "kKmMgG"))
-				return usage_error("invalid --max-clients", optarg,
-						   " (1..1000000)");
-			cfg.max_clients = (uint32_t)v;
-			break;
-		case 'Q':
-			if (parse_size(optarg, 1024, 64ULL << 30, &v) < 0)
-				return usage_error("invalid --queue-limit", optarg, " (1K..64G)");
-			cfg.queue_limit = (size_t)v;
-			break;
-		case 'T':
-			if (parse_seconds(optarg, 3600, &ms) < 0)
-				return usage_error("invalid --handshake-timeout", optarg,
-						   " (0.001..3600 seconds)");
-			cfg.handshake_timeout_ms = (uint32_t)ms;
-			break;
-		case 'r':
-			if (parse_seconds(optarg, 86400, &ms) < 0)
-				return usage_error("invalid --request-timeout", optarg,
-						   " (0.001..86400 seconds)");
-			cfg.request_timeout_ms = ms;
-			break;
-		case 'x':
-			if (parse_seconds(optarg, 86400, &ms) < 0)
-				return usage_error("invalid --max-request-timeout", optarg,
-						   " (0.001..86400 seconds)");
-			cfg.max_request_timeout_ms = ms;
-			break;
-		case 'P':
-			if (parse_size(optarg, 1, 1000000, &v) < 0 || strpbrk(optarg, "kKmMgG"))
-				return usage_error("invalid --max-pending", optarg, " (1..1000000)");
-			cfg.max_pending = (uint32_t)v;
-			break;
-		case 'N':
-			if (parse_size(optarg, 0, 10000000, &v) < 0 || strpbrk(optarg, "kKmMgG"))
-				return usage_error("invalid --max-retained", optarg, " (0..10000000)");
-			cfg.max_retained = (size_t)v;
-			break;
-		case 'B':
-			if (parse_size(optarg, 0, 64ULL << 30, &v) < 0)
-				return usage_error("invalid --max-retained-bytes", optarg, " (0..64G)");
-			cfg.max_retained_bytes = (size_t)v;
-			break;
-		case 'b':
-			if (parse_size(optarg, 0, 64ULL << 30, &v) < 0)
-				return usage_error("invalid --max-retained-bytes-per-uid", optarg,
-						   " (0..64G)");
-			cfg.max_retained_bytes_per_uid = (size_t)v;
-			break;
-		case 'f':
-			if (!*optarg)
-				return usage_error("invalid --retain-file", optarg, " (empty path)");
-			cfg.retain_file = optarg;
-			break;
-		case 'D':
-			if (!*optarg)
-				return usage_error("invalid --dgram", optarg, " (empty path)");
-			cfg.dgram_path = optarg;
-			break;
-		case 'g':
-			if (parse_group(optarg, &cfg.socket_group) < 0)
-				return usage_error("unknown group", optarg, "");
-			break;
-		case 'p':
-			if (!*optarg)
-				return usage_error("invalid --policy", optarg, " (empty path)");
-			cfg.policy_file = optarg;
-			break;
-		case 'U':
-			if (parse_size(optarg, 0, 1000000, &v) < 0 || strpbrk(optarg, "kKmMgG"))
-				return usage_error("invalid --max-clients-per-uid", optarg,
-						   " (0..1000000)");
-			cfg.max_clients_per_uid = (uint32_t)v;
-			break;
-		case 'S':
-			if (parse_size(optarg, 1, 10000000, &v) < 0 || strpbrk(optarg, "kKmMgG"))
-				return usage_error("invalid --max-subs", optarg, " (1..10000000)");
-			cfg.max_subs = (uint32_t)v;
-			break;
-		case 'I':
-			if (!strcmp(optarg, "0")) {
-				cfg.idle_timeout_ms = 0;
-				break;
-			}
-			if (parse_seconds(optarg, 86400 * 7, &ms) < 0)
-				return usage_error("invalid --idle-timeout", optarg,
-						   " (0, or 0.001..604800 seconds)");
-			cfg.idle_timeout_ms = ms;
-			break;
-		case 'R':
-			if (parse_size(optarg, 0, INT_MAX, &v) < 0 || strpbrk(optarg, "kKmMgG"))
-				return usage_error("invalid --ready-fd", optarg, "");
-			cfg.ready_fd = (int)v;
-			break;
-		case 'v':
-			log_max_level = LOG_LVL_DEBUG;
-			break;
-		case 'q':
-			log_max_level = LOG_LVL_WARN;
-			break;
-		case 'l':
-			if (log_level_parse(optarg, &log_max_level) < 0)
-				return usage_error("invalid --log-level", optarg,
-						   " (error, warn, info or debug)");
-			break;
-		case 'y':
-			use_syslog = true;
+		case OPT_CHECK_CONFIG:
+			*check = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -335,20 +172,48 @@ int main(int argc, char **argv)
 			printf("jbusd %s\n", JBUS_VERSION);
 			return 0;
 		case ':':
-			return usage_error("missing value for option", argv[optind - 1], "");
+			return usage_error("missing value for option", argv[optind - 1]);
+		case '?':
+			return usage_error("unknown option", argv[optind - 1]);
 		default:
-			return usage_error("unknown option", argv[optind - 1], "");
+			if (config_add_arg(conf, config_opt_of(c), optarg) < 0) {
+				fprintf(stderr, "jbusd: out of memory\n");
+				return 1;
+			}
 		}
 	}
+	/* jbusd --check-config FILE */
+	if (*check && !conf->file && optind == argc - 1)
+		conf->file = argv[optind++];
 	if (optind < argc)
-		return usage_error("unexpected argument", argv[optind], "");
-	if (cfg.request_timeout_ms > cfg.max_request_timeout_ms) {
-		fprintf(stderr, "jbusd: --request-timeout (%llu ms) is above --max-request-timeout "
-				"(%llu ms)\nTry 'jbusd --help' for more information.\n",
-			(unsigned long long)cfg.request_timeout_ms,
-			(unsigned long long)cfg.max_request_timeout_ms);
-		return EXIT_USAGE;
+		return usage_error("unexpected argument", argv[optind]);
+	return -1;
+}
+
+/* Settings loaded: check, print, or run the broker. Returns the exit status. */
+static int run(struct config *conf, bool print, bool check)
+{
+	struct broker_config cfg;
+	struct activation act;
+	struct broker *b = NULL;
+	char err[512];
+	int r;
+
+	r = config_load(conf, err, sizeof(err));
+	if (r == CONFIG_E_ARG && !check)
+		return usage_error(err, NULL);
+	if (r) {
+		fprintf(stderr, "jbusd: %s%s\n", check ? "" : "cannot start: ", err);
+		return 1;
 	}
+	if (check || print) {
+		r = check ? check_config(conf) : 0;
+		if (print)
+			config_print(conf, stdout);
+		return r;
+	}
+	cfg = conf->cfg;
+	log_max_level = cfg.log_level;
 	r = activation_take(&act, err, sizeof(err));
 	if (r < 0) {
 		fprintf(stderr, "jbusd: cannot start: %s\n", err);
@@ -362,22 +227,21 @@ int main(int argc, char **argv)
 	}
 	r = activation_close_inherited(&act, cfg.ready_fd);
 	/* after the inherited fds are gone: syslog's socket must not be one of them */
-	if (use_syslog)
-		log_use_syslog();
+	log_use_syslog(cfg.use_syslog);
 	if (r < 0)
 		log_warn("cannot close inherited file descriptors: %s", strerror(-r));
 	cfg.listen_fd = act.stream_fd;
 	cfg.listen_dgram_fd = act.dgram_fd;
 	cfg.notify_socket = getenv("NOTIFY_SOCKET");
-	if (act.nfds && (mode_given || cfg.socket_group != (gid_t)-1))
+	if (act.nfds && (config_given(conf, "mode") || config_given(conf, "group")))
 		log_info("socket activation: -m and -g apply only to sockets jbusd binds; the "
 			 "passed ones keep the mode and group the service manager gave them");
-	if (!cfg.socket_path && act.stream_fd < 0) {
-		if (sockpath_default(path, sizeof(path)) < 0) {
-			fprintf(stderr, "jbusd: default socket path is too long\n");
-			return 1;
-		}
-		cfg.socket_path = path;
+	/* a passed socket is only compared with a path that was asked for */
+	if (act.stream_fd >= 0 && !config_given(conf, "socket"))
+		cfg.socket_path = NULL;
+	else if (!cfg.socket_path) {
+		fprintf(stderr, "jbusd: default socket path is too long\n");
+		return 1;
 	}
 	r = broker_new(&b, &cfg, err, sizeof(err));
 	if (r < 0) {
@@ -391,4 +255,18 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct config conf;
+	bool print = false, check = false;
+	int r;
+
+	config_init(&conf);
+	r = parse_args(argc, argv, &conf, &print, &check);
+	if (r < 0)
+		r = run(&conf, print, check);
+	config_fini(&conf);
+	return r;
 }

@@ -528,6 +528,13 @@ START_TEST(test_build_install)
 	      "cmp - '%s/usr/share/man/man'\"${m##*.}\"/\"$m\" || exit 1; done",
 	      srcdir(), ver, stage);
 	sh_ok(JT_TIMEOUT_MS, "grep -q '\"jbus %s\"' '%s/usr/share/man/man1/jbus.1'", ver, stage);
+	/* man jbus_conn_new: a link page to libjbus(3) for every exported function */
+	sh_ok(JT_TIMEOUT_MS,
+	      "n=0; for f in $(sed -n 's/^JBUS_EXPORT .*[ *]\\(jbus_[a-z0-9_]*\\)(.*/\\1/p' "
+	      "'%s/client-lib/include/jbus.h'); do n=$((n+1)); "
+	      "grep -qx '.so man3/libjbus.3' '%s/usr/share/man/man3/'$f.3 || { echo $f; exit 1; }; "
+	      "done; test $n -gt 50",
+	      srcdir(), stage);
 	expect_file(stage, "/usr/share/bash-completion/completions/jbus", false);
 	expect_file(stage, "/usr/share/zsh/site-functions/_jbus", false);
 	sh_ok(JT_TIMEOUT_MS,

@@ -602,9 +602,9 @@ START_TEST(test_access_reload)
 	/* a broken file keeps what runs, and says so */
 	write_policy("{\"rules\":[{\"for\":\"*\",\"allow\":{\"publish\":[\"a/#/b\"]}}]}");
 	ck_assert_int_eq(kill(jt_b.pid, SIGHUP), 0);
-	wait_log(r, "keeping the running policy");
+	wait_log(r, "keeping the running configuration");
 	ck_assert_int_eq(log_count("reload: policy ", "rules[0].allow.publish[0]: 'a/#/b': ",
-				   "; keeping the running policy"),
+				   "; keeping the running configuration"),
 			 1);
 	jt_send(n, "{\"op\":\"pub\",\"topic\":\"secret/x\",\"id\":3}");
 	jt_expect_ok(n, "3", 0);
