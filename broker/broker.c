@@ -278,10 +278,8 @@ static void refuse(struct broker *b, int fd, const char *limit, const char *msg)
 /* At most one warning a second, however often the listener fires. */
 static void warn_out_of_fds(struct broker *b, const char *what)
 {
-	/* stored plus one, so that 0 means never */
-	if (b->emfile_logged && loop_now(b->loop) + 1 < b->emfile_logged + 1000)
+	if (!ratelim_pass(&b->emfile_log, loop_now(b->loop), NULL))
 		return;
-	b->emfile_logged = loop_now(b->loop) + 1;
 	log_warn("out of file descriptors; %s clients=%u", what, b->nclients);
 }
 

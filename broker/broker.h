@@ -15,6 +15,7 @@
 #include "log.h"
 #include "loop.h"
 #include "notify.h"
+#include "ratelim.h"
 #include "registry.h"
 #include "retain.h"
 #include "router.h"
@@ -123,7 +124,7 @@ struct broker {
 	struct timer accept_timer; /* re-enables accepting after running out of fds */
 	char *scratch;            /* BROKER_READ_CHUNK bytes, shared read buffer */
 	int reserve_fd;           /* released to accept-and-refuse on EMFILE */
-	uint64_t emfile_logged;   /* loop time of the last EMFILE warning */
+	struct ratelim emfile_log; /* EMFILE warnings */
 	struct broker_stats stats;
 	const char *version;      /* "jbusd <version>" */
 };

@@ -24,6 +24,7 @@
 #include "wire.h"
 
 struct broker;
+struct client_lag;
 
 /* Why a client's session ended: the "reason" of $SYS/client/disconnected. */
 enum client_end {
@@ -65,8 +66,7 @@ struct client {
 	bool behind;                 /* lossy subscriptions are not queued until it drains */
 	bool over;                   /* in b->over for the publish being routed */
 	struct sub *over_sub;        /* the strictest matching subscription of that publish */
-	uint64_t behind_since;       /* loop time the episode began */
-	uint64_t episode_dropped;
+	struct client_lag *lag;      /* its episodes (lag.c), from the first on */
 	uint64_t dropped;            /* messages lost to drop/latest, in all */
 	size_t held_bytes;           /* bytes of messages kept by latest subscriptions */
 	struct outq out;

@@ -16,6 +16,7 @@
 #include "listener.h"
 #include "log.h"
 #include "publish.h"
+#include "ratelim.h"
 #include "retain.h"
 #include "topic.h"
 
@@ -27,11 +28,12 @@ struct dgram {
 	struct broker *b;
 	char *buf; /* max_frame + 2: room to see that a datagram is too large */
 	size_t cap;
-	/* last warning per sender, for rate limiting (a small direct-mapped cache) */
-	struct {
+	/* warnings per sender, for rate limiting (a small direct-mapped cache) */
+	struct sender_log {
 		pid_t pid;
 		uid_t uid;
-		uint64_t at;
+		struct ratelim dropped;      /* "dgram dropped" */
+		struct ratelim not_retained; /* "dgram pub not retained" */
 	} logged[DGRAM_LOG_SLOTS];
 };
 
@@ -110,20 +112,23 @@ struct dgram *dgram_free(struct dgram *d)
 	return NULL;
 }
 
-/* Warn about a sender at most once a second. */
+/* The sender's warnings so far; a sender new to its slot takes it over with none. */
+static struct sender_log *sender_log(struct dgram *d, const struct ucred *cr)
+{
+	struct sender_log *sl =
+		&d->logged[((unsigned)cr->pid * 31u + (unsigned)cr->uid) % DGRAM_LOG_SLOTS];
+
+	if (sl->pid != cr->pid || sl->uid != cr->uid)
+		*sl = (struct sender_log){ .pid = cr->pid, .uid = cr->uid };
+	return sl;
+}
+
+/* Warn about a dropped datagram at most once a second per sender. */
 static void complain(struct dgram *d, const struct ucred *cr, const char *what)
 {
-	unsigned slot = ((unsigned)cr->pid * 31u + (unsigned)cr->uid) % DGRAM_LOG_SLOTS;
-	uint64_t now = loop_now(d->b->loop);
-
-	/* at is stored plus one so that 0 means "never" even at time 0 */
-	if (d->logged[slot].pid == cr->pid && d->logged[slot].uid == cr->uid &&
-	    d->logged[slot].at && now + 1 < d->logged[slot].at + 1000)
-		return;
-	d->logged[slot].pid = cr->pid;
-	d->logged[slot].uid = cr->uid;
-	d->logged[slot].at = now + 1;
-	log_warn("dgram dropped: %s from=dgram:%u:%d", what, (unsigned)cr->uid, (int)cr->pid);
+	if (ratelim_pass(&sender_log(d, cr)->dropped, loop_now(d->b->loop), NULL))
+		log_warn("dgram dropped: %s from=dgram:%u:%d", what, (unsigned)cr->uid,
+			 (int)cr->pid);
 }
 
 /* Returns NULL when published, else why the datagram was refused. */
@@ -159,8 +164,9 @@ static const char *publish_dgram(struct dgram *d, const struct ucred *cr, const 
 		if (r < 0)
 			return "out of memory";
 		b->stats.limit_reached++;
-		log_warn("dgram pub not retained: %s reached from=%s topic=%.*s",
-			 retain_limit_name(r), from, (int)tn, t);
+		if (ratelim_pass(&sender_log(d, cr)->not_retained, loop_now(b->loop), NULL))
+			log_warn("dgram pub not retained: %s reached from=%s topic=%.*s",
+				 retain_limit_name(r), from, (int)tn, t);
 	}
 	if (publish_route(b, (struct origin){ from, (size_t)fn }, t, tn, data, "pub") < 0)
 		return "out of memory";

@@ -2,8 +2,9 @@
  * The datagram door (jbusd --dgram PATH): an AF_UNIX SOCK_DGRAM socket on
  * which each datagram is one pub frame, fire and forget. The sender is
  * stamped from the kernel's credentials as "dgram:<uid>:<pid>". Nobody is
- * answered: a malformed or oversized datagram is counted and logged (at
- * most once a second per sender).
+ * answered: a malformed or oversized datagram is counted and logged, and so
+ * is a retained one past the retained bounds (each kind at most once a
+ * second per sender).
  */
 #pragma once
 

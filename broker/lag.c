@@ -1,6 +1,15 @@
-/* Lossy subscriptions while a client is behind (see lag.h). */
+/*
+ * Lossy subscriptions while a client is behind (see lag.h).
+ *
+ * Each episode that lost messages is logged when it ends, at most once a
+ * second per client (a subscriber hovering at its limit can have many a
+ * second): the next line logged says how many were not (unlogged=), and a
+ * client that goes with some not logged, or behind, gets a last line, so
+ * every episode and every lost message is in the log.
+ */
 #include "lag.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "broker.h"
@@ -8,6 +17,7 @@
 #include "htable.h"
 #include "log.h"
 #include "outq.h"
+#include "ratelim.h"
 #include "router.h"
 #include "topic.h"
 
@@ -18,6 +28,13 @@ struct held {
 	struct frame *f;
 	size_t len;
 	char topic[];
+};
+
+/* A client's episodes, from its first on: most clients never fall behind. */
+struct client_lag {
+	uint64_t since;    /* loop time the episode began */
+	uint64_t dropped;  /* lost in this episode */
+	struct ratelim rl; /* its "behind" lines */
 };
 
 struct sub_lag {
@@ -71,25 +88,44 @@ static void count_loss(struct client *c, struct sub_lag *l)
 {
 	l->dropped++;
 	c->dropped++;
-	c->episode_dropped++;
+	c->lag->dropped++;
 	c->b->stats.dropped++;
 }
 
-static void begin_episode(struct client *c)
+/* False without memory for the client's episode record. */
+static bool begin_episode(struct client *c)
 {
+	struct client_lag *cl = c->lag;
+
 	if (c->behind)
-		return;
+		return true;
+	if (!cl && !(cl = c->lag = calloc(1, sizeof(*cl))))
+		return false;
 	c->behind = true;
-	c->behind_since = loop_now(c->b->loop);
-	c->episode_dropped = 0;
+	cl->since = loop_now(c->b->loop);
+	cl->dropped = 0;
+	return true;
 }
 
-/* Once per episode, when it ends: who, how many, for how long. */
-static void log_episode(struct client *c, const char *how)
+/*
+ * A "behind" line: who, then (episode) how many the open episode lost and
+ * for how long, how it ended, the episodes not logged since the previous
+ * line, and in the client's last line how many it lost in all.
+ */
+static void log_behind(struct client *c, bool episode, uint32_t unlogged, bool last)
 {
-	log_warn("behind client=%s pid=%d uid=%u dropped=%llu ms=%llu end=%s", c->name.name,
-		 (int)c->pid, (unsigned)c->uid, (unsigned long long)c->episode_dropped,
-		 (unsigned long long)(loop_now(c->b->loop) - c->behind_since), how);
+	struct client_lag *cl = c->lag;
+	char ep[64] = "", un[24] = "", all[40] = "";
+
+	if (episode)
+		snprintf(ep, sizeof(ep), " dropped=%llu ms=%llu", (unsigned long long)cl->dropped,
+			 (unsigned long long)(loop_now(c->b->loop) - cl->since));
+	if (unlogged)
+		snprintf(un, sizeof(un), " unlogged=%u", unlogged);
+	if (last)
+		snprintf(all, sizeof(all), " dropped_total=%llu", (unsigned long long)c->dropped);
+	log_warn("behind client=%s pid=%d uid=%u%s end=%s%s%s", c->name.name, (int)c->pid,
+		 (unsigned)c->uid, ep, last ? "disconnected" : "caught_up", un, all);
 }
 
 bool lag_overflow(struct client *c, struct sub *gov, const char *topic, size_t topic_len,
@@ -100,9 +136,7 @@ bool lag_overflow(struct client *c, struct sub *gov, const char *topic, size_t t
 	struct hnode *hn;
 	uint32_t hash;
 
-	begin_episode(c);
-	l = lag_of(c, gov);
-	if (!l) {
+	if (!begin_episode(c) || !(l = lag_of(c, gov))) {
 		/* no memory to remember the loss: the client must not miss it silently */
 		client_close(c, "out of memory", END_ERROR);
 		return false;
@@ -175,8 +209,10 @@ static bool settle(struct client *c, struct sub_lag *l)
 
 void lag_catch_up(struct client *c)
 {
-	if (c->episode_dropped)
-		log_episode(c, "caught_up");
+	uint32_t unlogged;
+
+	if (c->lag->dropped && ratelim_pass(&c->lag->rl, loop_now(c->b->loop), &unlogged))
+		log_behind(c, true, unlogged, false);
 	c->behind = false;
 	while (!list_empty(&c->lagging) && c->state == CLIENT_ACTIVE)
 		if (!settle(c, list_first_entry(&c->lagging, struct sub_lag, link)))
@@ -197,8 +233,18 @@ void lag_sub_gone(struct client *c, struct sub *s)
 
 void lag_client_gone(struct client *c)
 {
-	if (c->behind && c->episode_dropped)
-		log_episode(c, "disconnected");
+	struct client_lag *cl = c->lag;
+
+	if (cl) {
+		bool open = c->behind && cl->dropped;
+		uint32_t unlogged = ratelim_take(&cl->rl);
+
+		/* once per client, so not limited: nothing may go unaccounted */
+		if (open || unlogged)
+			log_behind(c, open, unlogged, true);
+		free(cl);
+		c->lag = NULL;
+	}
 	c->behind = false;
 	while (!list_empty(&c->lagging))
 		lag_free(c, list_first_entry(&c->lagging, struct sub_lag, link));

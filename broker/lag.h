@@ -37,5 +37,5 @@ void lag_catch_up(struct client *c);
 void lag_sub_settle(struct client *c, struct sub *s);
 /* s (of c) goes away: forget what it lost and kept. */
 void lag_sub_gone(struct client *c, struct sub *s);
-/* c's session ends: log an open episode, free every lag. */
+/* c's session ends: log an open episode and those not logged yet, free every lag. */
 void lag_client_gone(struct client *c);

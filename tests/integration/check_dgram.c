@@ -3,8 +3,9 @@
  * stamped "dgram:<uid>:<pid>" from the kernel's credentials, delivered to
  * stream subscribers and retained like any pub; malformed and oversized
  * datagrams are counted, logged at most once a second per sender and never
- * delivered; the socket file follows the stream socket's rules (stale
- * removed, live or foreign kept, mode from -m, removed at shutdown).
+ * delivered (retained ones past a bound are delivered, and logged alike);
+ * the socket file follows the stream socket's rules (stale removed, live or
+ * foreign kept, mode from -m, removed at shutdown).
  *
  * Nothing answers a datagram, so every test learns that the broker handled
  * one from a stream subscriber: a good datagram sent after a bad one from
@@ -508,6 +509,67 @@ START_TEST(test_dgram_log_rate_limited)
 }
 END_TEST
 
+/* one retained topic at most: the second is not retained */
+static void setup_retain_one(void)
+{
+	jt_setup_dir();
+	start_dgram(JT_ARGV("--max-retained", "1"));
+}
+
+/* The "dgram pub not retained" lines from the sender from; -1 with JT_VERBOSE. */
+static int not_retained_lines(const char *from)
+{
+	char tail[128];
+
+	jt_fmt(tail, sizeof(tail), " from=%s ", from);
+	return jt_log_lines(JT_ARGV("dgram pub not retained: max_retained reached", tail), NULL,
+			    NULL);
+}
+
+/*
+ * 50 retained datagrams past --max-retained in a burst are delivered and counted each, and
+ * logged once (more only if the burst took more than a second); a dropped datagram right
+ * after is another kind of warning, logged too, and so is another sender.
+ */
+START_TEST(test_dgram_log_not_retained)
+{
+	struct jt_conn *s = jt_sub(jt_client("sub"), "sync");
+	char frame[128], from[48];
+	int64_t t0, elapsed;
+	pid_t child;
+	int n, st;
+
+	dsend("{\"op\":\"pub\",\"topic\":\"r/0\",\"retain\":true,\"data\":0}");
+	t0 = jt_now_ms();
+	for (int i = 1; i <= 50; i++) {
+		jt_fmt(frame, sizeof(frame),
+		       "{\"op\":\"pub\",\"topic\":\"r/%d\",\"retain\":true,\"data\":%d}", i, i);
+		dsend(frame);
+	}
+	dsend("{\"op\":\"pub\"}");
+	child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		const char *x = "{\"op\":\"pub\",\"topic\":\"x\",\"retain\":true,\"data\":1}";
+		_exit(try_send_to(dpath, x, strlen(x)) ? 1 : 0);
+	}
+	ck_assert_int_eq(waitpid(child, &st, 0), child);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	sync_dgram(s, 1);
+	elapsed = jt_now_ms() - t0;
+	ck_assert_int_eq(jt_stat(s, "limit_reached"), 51);
+	ck_assert_int_eq(jt_stat(s, "retained"), 1);
+	n = not_retained_lines(self_from());
+	if (n == -1)
+		return;
+	ck_assert_msg(n >= 1 && n <= 1 + elapsed / 1000, "%d log lines in %lld ms", n,
+		      (long long)elapsed);
+	ck_assert_int_eq(log_lines("missing or invalid topic", self_from()), 1);
+	jt_fmt(from, sizeof(from), "dgram:%u:%d", (unsigned)getuid(), (int)child);
+	ck_assert_int_eq(not_retained_lines(from), 1);
+}
+END_TEST
+
 /* section: the socket file */
 
 START_TEST(test_dgram_stale_socket_removed)
@@ -673,6 +735,8 @@ Suite *jt_suite(void)
 	jt_add_cases(s, open_cases, ARRAY_SIZE(open_cases), setup_open, jt_teardown, 30);
 	tcase_add_test(jt_tcase(s, "oversized", setup_small, jt_teardown, 30),
 		       test_dgram_oversized);
+	tcase_add_test(jt_tcase(s, "log_not_retained", setup_retain_one, jt_teardown, 30),
+		       test_dgram_log_not_retained);
 	jt_add_cases(s, dir_cases, ARRAY_SIZE(dir_cases), setup_dir_only, jt_teardown, 30);
 	return s;
 }

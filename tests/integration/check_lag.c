@@ -18,6 +18,7 @@
  * No test sleeps: the "clients" op shows "behind" and "frames_in", and a ping orders a
  * client's frames.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,7 @@
 #define PAD_MAX 2000
 #define SMALL 100       /* padding of small messages: hundreds fit the socket */
 #define BIG 2000        /* of big ones: the queue holds about one, and as much room is left */
+#define EPISODES 20     /* episodes of the test of the log's rate limit */
 
 /* What the test published, in order: message i has id i and data {"n":i,"pad":"x..."}. */
 struct pub {
@@ -221,20 +223,20 @@ static void expect_counted(struct jt_conn *c, const char *name, int64_t dropped)
 }
 
 /*
- * The broker logs each episode once when it ends, with the client's name, pid, uid and
- * count. The log is in a file only without JT_VERBOSE; the line is written before the
- * dropped frame is queued, so once that frame was read the line is there.
+ * The broker logs each episode once when it ends (at most one a second per client), with
+ * the client's name, pid, uid and count, then end (e.g. " end=caught_up"). The log is in a
+ * file only without JT_VERBOSE; the line is written before the dropped frame is queued, so
+ * once that frame was read the line is there.
  */
-static void expect_episode_logged(const char *name, int64_t dropped)
+static void expect_episode_logged(const char *name, int64_t dropped, const char *end)
 {
 	char who[128], count[64];
 
 	jt_fmt(who, sizeof(who), "behind client=%s pid=%d uid=%u ", name, (int)getpid(),
 	       (unsigned)getuid());
 	jt_fmt(count, sizeof(count), " dropped=%lld ", (long long)dropped);
-	ck_assert_msg(jt_log_has(JT_ARGV(who, count, " end=caught_up")),
-		      "no log line '%s...%s... end=caught_up' in %s/jbusd.log", who, count,
-		      jt_b.dir);
+	ck_assert_msg(jt_log_has(JT_ARGV(who, count, end)),
+		      "no log line '%s...%s...%s' in %s/jbusd.log", who, count, end, jt_b.dir);
 }
 
 /*
@@ -306,7 +308,7 @@ START_TEST(test_lag_drop)
 		expect_pub(s, i);
 	expect_dropped(s, "sensors/#", count);
 	jt_sync(s);
-	expect_episode_logged("s", count);
+	expect_episode_logged("s", count, " end=caught_up");
 	/* caught up: queued again, and nothing else was owed */
 	publish_more(p, f, t, 1, SMALL, 3, 2);
 	for (int i = end; i < npubs; i++)
@@ -406,7 +408,7 @@ START_TEST(test_lag_latest)
 	}
 	jt_sync(s);
 	expect_counted(p, "s", count);
-	expect_episode_logged("s", count);
+	expect_episode_logged("s", count, " end=caught_up");
 }
 END_TEST
 
@@ -611,9 +613,12 @@ START_TEST(test_lag_direct_while_behind)
 	jt_send(p, "{\"op\":\"send\",\"to\":\"s\",\"data\":\"%.*s\",\"id\":\"d\"}",
 		(int)(gap + 1 - (int64_t)strlen(base)), xs);
 	jt_expect_ok(p, "\"d\"", -1);
-	/* what the first episode owed was read; the second ends with the connection */
+	/* what the first episode owed was read; the second ends with the connection, and so
+	 * does its log line, which is never held back */
 	ck_assert_int_eq(jt_stat(p, "slow_consumer_disconnects"), 1);
 	ck_assert_int_eq(jt_stat(p, "dropped"), count + 1);
+	jt_fmt(want, sizeof(want), " end=disconnected dropped_total=%lld", (long long)count + 1);
+	expect_episode_logged("s", 1, want);
 	/* the start of the second flood, maybe the error, then EOF */
 	expect_slow_end(s, start2, first2);
 }
@@ -729,6 +734,106 @@ START_TEST(test_lag_resub_while_behind)
 }
 END_TEST
 
+/* section: the log */
+
+/*
+ * What the "behind" lines of one client say (a jt_log_lines callback, which must not fail
+ * the test: the file is open).
+ */
+struct behind_log {
+	int lines;        /* all of them */
+	int episodes;     /* those of an episode (with dropped=) */
+	int last;         /* those of the end of the session (end=disconnected) */
+	int wrong;        /* lines after the last one, or with unlogged=0 */
+	int64_t dropped;  /* dropped= of the episodes logged, summed */
+	int64_t unlogged; /* unlogged=, summed */
+	int64_t total;    /* dropped_total= of the last line; -1: none */
+};
+
+/* The number after key in line, or -1 without key. */
+static int64_t log_field(const char *line, const char *key)
+{
+	const char *p = strstr(line, key);
+
+	return p ? strtoll(p + strlen(key), NULL, 10) : -1;
+}
+
+static void count_behind(const char *line, void *userdata)
+{
+	struct behind_log *bl = userdata;
+	int64_t v;
+
+	bl->wrong += bl->last > 0;
+	bl->lines++;
+	if ((v = log_field(line, " dropped=")) >= 0) {
+		bl->episodes++;
+		bl->dropped += v;
+	}
+	if ((v = log_field(line, " unlogged=")) >= 0) {
+		bl->wrong += v == 0;
+		bl->unlogged += v;
+	}
+	if (strstr(line, " end=disconnected")) {
+		bl->last++;
+		bl->total = log_field(line, " dropped_total=");
+	}
+}
+
+/*
+ * A subscriber that falls behind and catches up EPISODES times in quick succession: at
+ * most one "behind" line a second while it does (however slow the machine, as measured
+ * here), the later ones saying how many episodes were not logged. When its session ends, by
+ * bye (_i = 0) or with the broker stopping (_i = 1), a last line reports the rest and the
+ * client's losses in all, so the log accounts for every episode and every lost message.
+ */
+START_TEST(test_lag_log_rate)
+{
+	static const char *const t[] = { "e" };
+	struct jt_conn *s = subscriber("s", "e", "drop");
+	struct jt_conn *p = jt_client("p");
+	struct behind_log bl = { .total = -1 };
+	int64_t start, elapsed;
+	char who[128];
+
+	start = jt_now_ms();
+	for (int k = 0; k < EPISODES; k++) {
+		int from = npubs, first = flood(p, NULL, t, 1, BIG, 1);
+
+		/* not delivered: behind, with that one message lost; reading catches it up */
+		for (int i = from; i < first; i++)
+			expect_pub(s, i);
+		expect_dropped(s, "e", 1);
+	}
+	elapsed = jt_now_ms() - start;
+	ck_assert_int_eq(lost(0, npubs, 1), EPISODES);
+	if (_i == 0) {
+		/* the last line is written before the connection is closed */
+		jt_send(s, "{\"op\":\"bye\"}");
+		jt_expect_eof_next(s);
+	}
+	/* once the broker has exited, its log is complete */
+	ck_assert_int_eq(kill(jt_b.pid, SIGTERM), 0);
+	jt_broker_expect_exit(&jt_b);
+
+	jt_fmt(who, sizeof(who), "behind client=s pid=%d uid=%u ", (int)getpid(),
+	       (unsigned)getuid());
+	if (jt_log_lines(JT_ARGV(who), count_behind, &bl) < 0)
+		return; /* JT_VERBOSE: the log went to the terminal */
+	/* the broker's loop time is the same monotonic clock, and each line's falls inside
+	 * [start, start + elapsed]: the first follows a message published after start */
+	ck_assert_msg(bl.lines - bl.last <= 1 + elapsed / 1000,
+		      "%d lines for %d episodes in %lld ms", bl.lines - bl.last, EPISODES,
+		      (long long)elapsed);
+	ck_assert_int_le(bl.last, 1);
+	ck_assert_msg(!bl.wrong, "a line after the last, or with unlogged=0");
+	/* the first episode is always logged, and each of the others is told somewhere */
+	ck_assert_int_ge(bl.episodes, 1);
+	ck_assert_int_eq(bl.episodes + bl.unlogged, EPISODES);
+	ck_assert_int_eq(bl.dropped, bl.episodes);
+	ck_assert_int_eq(bl.last ? bl.total : bl.dropped, EPISODES);
+}
+END_TEST
+
 /* section: bad on_full */
 
 /* on_full values the broker refuses (raw JSON). */
@@ -780,6 +885,7 @@ Suite *jt_suite(void)
 		{ "lag_unsub_while_behind", test_lag_unsub_while_behind },
 		{ "lag_resub", test_lag_resub },
 		{ "lag_resub_while_behind", test_lag_resub_while_behind },
+		{ "lag_log_rate", test_lag_log_rate, 2 },
 		{ "lag_bad_on_full", test_lag_bad_on_full, ARRAY_SIZE(bad_on_full) },
 	};
 	Suite *s = suite_create("lag");

@@ -150,6 +150,13 @@ void jt_broker_thaw(struct jt_broker *b);
  * JT_VERBOSE, where the log goes to the terminal instead.
  */
 bool jt_log_has(const char *const *parts);
+typedef void (*jt_line_fn)(const char *line, void *userdata);
+/*
+ * The lines of jt_b's log that contain every string of parts: fn (may be NULL) gets each,
+ * without its newline, in the order logged. Returns how many there were, or -1 with
+ * JT_VERBOSE.
+ */
+int jt_log_lines(const char *const *parts, jt_line_fn fn, void *userdata);
 /* <jt_b.dir>/retained: the --retain-file of jt_setup_retain_file, for restarts with it. */
 const char *jt_retain_file(void);
 /* Checked-fixture setup: jt_b on <fresh dir>/jbus.sock with --retain-file jt_retain_file(). */

@@ -168,26 +168,40 @@ void jt_setup_dir(void)
 	make_dir(&jt_b);
 }
 
-bool jt_log_has(const char *const *parts)
+int jt_log_lines(const char *const *parts, jt_line_fn fn, void *userdata)
 {
 	char path[sizeof(jt_b.dir) + 16], *line = NULL;
 	size_t cap = 0;
-	bool found = false;
+	ssize_t len;
+	int n = 0;
 	FILE *f;
 
 	if (getenv("JT_VERBOSE"))
-		return true;
+		return -1;
 	jt_fmt(path, sizeof(path), "%s/jbusd.log", jt_b.dir);
 	f = fopen(path, "re");
 	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
-	while (!found && getline(&line, &cap, f) > 0) {
-		found = true;
+	while ((len = getline(&line, &cap, f)) > 0) {
+		bool found = true;
+
+		if (line[len - 1] == '\n')
+			line[len - 1] = '\0';
 		for (const char *const *p = parts; *p && found; p++)
 			found = strstr(line, *p) != NULL;
+		if (!found)
+			continue;
+		n++;
+		if (fn)
+			fn(line, userdata);
 	}
 	free(line);
 	fclose(f);
-	return found;
+	return n;
+}
+
+bool jt_log_has(const char *const *parts)
+{
+	return jt_log_lines(parts, NULL, NULL) != 0;
 }
 
 const char *jt_retain_file(void)
