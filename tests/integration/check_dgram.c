@@ -121,32 +121,22 @@ static struct jt_conn *subscriber(void)
 	return jt_sub(jt_client("sub"), "#");
 }
 
-/* The log of jt_b (malloc'd, caller frees); NULL with JT_VERBOSE, where it goes to the terminal. */
-static char *read_log(void)
-{
-	char path[PATH_MAX], *buf;
-	size_t len = 0, cap = 1 << 16;
-	ssize_t n;
-	int fd;
+struct dropped_lines {
+	const char *why, *tail;
+	int n;
+};
 
-	if (getenv("JT_VERBOSE"))
-		return NULL;
-	jt_fmt(path, sizeof(path), "%s/jbusd.log", jt_b.dir);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	ck_assert_msg(fd >= 0, "open %s: %s", path, strerror(errno));
-	buf = malloc(cap);
-	ck_assert_ptr_nonnull(buf);
-	while ((n = read(fd, buf + len, cap - 1 - len)) > 0) {
-		len += (size_t)n;
-		if (cap - 1 - len == 0) {
-			cap *= 2;
-			buf = realloc(buf, cap);
-			ck_assert_ptr_nonnull(buf);
-		}
-	}
-	close(fd);
-	buf[len] = '\0';
-	return buf;
+static void count_dropped(const char *l, void *userdata)
+{
+	struct dropped_lines *d = userdata;
+	const char *at = strstr(l, "dgram dropped: ");
+	size_t len = strlen(l), tl = strlen(d->tail);
+
+	if (len < tl || strcmp(l + len - tl, d->tail) != 0)
+		return;
+	if (!d->why || (strncmp(at + 15, d->why, strlen(d->why)) == 0 &&
+			at + 15 + strlen(d->why) == l + len - tl))
+		d->n++;
 }
 
 /*
@@ -156,27 +146,12 @@ static char *read_log(void)
 static int log_lines(const char *why, const char *from)
 {
 	char tail[128];
-	char *log = read_log();
-	int n = 0;
+	struct dropped_lines d = { why, tail, 0 };
 
-	if (!log)
-		return -1;
 	jt_fmt(tail, sizeof(tail), " from=%s", from);
-	for (char *l = log; *l;) {
-		char *eol = strchr(l, '\n'), *at;
-		size_t len = eol ? (size_t)(eol - l) : strlen(l);
-
-		if (eol)
-			*eol = '\0';
-		at = strstr(l, "dgram dropped: ");
-		if (at && len >= strlen(tail) && strcmp(l + len - strlen(tail), tail) == 0 &&
-		    (!why || (strncmp(at + 15, why, strlen(why)) == 0 &&
-			      at + 15 + strlen(why) == l + len - strlen(tail))))
-			n++;
-		l = eol ? eol + 1 : l + len;
-	}
-	free(log);
-	return n;
+	if (jt_log_lines(JT_ARGV("dgram dropped: "), count_dropped, &d) < 0)
+		return -1;
+	return d.n;
 }
 
 /* A pub on "sync" whose delivery proves everything sent before it was handled. */
