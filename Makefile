@@ -408,10 +408,10 @@ bench-insn: valgrind-deps $(BUILD)/jbusd $(BUILD)/bench/insn_client
 # in a second make, after peers-deps may have installed them.
 PEERS_CFLAGS := $(shell $(PKG_CONFIG) --cflags hiredis libmosquitto 2>/dev/null)
 PEERS_LIBS   := $(shell $(PKG_CONFIG) --libs hiredis libmosquitto 2>/dev/null)
-PEERS_SRC    := bench/peers.c bench/peer_server.c bench/peer_sock.c bench/peer_held.c \
-	bench/peer_redis.c bench/peer_mosq.c bench/peers_run.c
+PEERS_SRC    := bench/peers.c bench/peer_server.c bench/peer_sock.c bench/peer_redis.c \
+	bench/peer_mosq.c bench/peers_run.c
 PEERS_OBJ    := $(PEERS_SRC:%.c=$(BUILD)/obj/%.o) \
-	$(patsubst %,$(BUILD)/obj/tools/%.o,bench_work bench_role bench_hist bench_jbus cli)
+	$(patsubst %,$(BUILD)/obj/tools/%.o,bench_work bench_role bench_hist bench_held bench_jbus cli)
 
 $(BUILD)/obj/bench/%.o: bench/%.c
 	@mkdir -p $(@D)

@@ -28,7 +28,7 @@
 #include <mosquitto.h>
 
 #include "bench.h"
-#include "peer_held.h"
+#include "bench_held.h"
 #include "peer_sock.h"
 #include "peers.h"
 
@@ -47,7 +47,7 @@ struct bench_conn {
 	void *ud;
 	int got;	     /* messages handed to fn in this receive() */
 	int err;	     /* the first error of a callback (-ENOMEM holding a message) */
-	struct peer_held held;
+	struct bench_held held;
 };
 
 static void on_connect(struct mosquitto *m, void *obj, int rc)
@@ -83,7 +83,7 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
 		c->got++;
 		return;
 	}
-	r = peer_held_push(&c->held, msg->topic, topic_len, msg->payload, (size_t)msg->payloadlen);
+	r = bench_held_push(&c->held, msg->topic, topic_len, msg->payload, (size_t)msg->payloadlen);
 	if (r < 0 && !c->err)
 		c->err = r;
 }
@@ -211,7 +211,7 @@ static struct bench_conn *mq_connect(const char *target, char *err, size_t errle
 	return c;
 fail:
 	mosquitto_destroy(c->m);
-	peer_held_clear(&c->held);
+	bench_held_clear(&c->held);
 	free(c);
 	return NULL;
 }
@@ -244,7 +244,7 @@ static int mq_subscribe(struct bench_conn *c, const char *topic)
 
 static int mq_receive(struct bench_conn *c, int timeout_ms, bench_msg_fn fn, void *ud)
 {
-	int n = peer_held_deliver(&c->held, fn, ud);
+	int n = bench_held_deliver(&c->held, fn, ud);
 	int r;
 
 	c->fn = fn;
@@ -268,7 +268,7 @@ static void mq_close(struct bench_conn *c)
 	if (!c->lost && mosquitto_disconnect(c->m) == MOSQ_ERR_SUCCESS)
 		mq_flush(c);
 	mosquitto_destroy(c->m);
-	peer_held_clear(&c->held);
+	bench_held_clear(&c->held);
 	free(c);
 }
 

@@ -31,7 +31,7 @@
 #include <hiredis/hiredis.h>
 
 #include "bench.h"
-#include "peer_held.h"
+#include "bench_held.h"
 #include "peer_sock.h"
 #include "peers.h"
 
@@ -47,7 +47,7 @@ struct bench_conn {
 	redisContext *sub;   /* in subscribe mode: only receives */
 	size_t unanswered;   /* PUBLISH commands whose reply was not read */
 	size_t unwritten;    /* about how many bytes were appended since the last write */
-	struct peer_held held;
+	struct bench_held held;
 };
 
 /* hiredis' error as an errno: its I/O errors keep errno, the rest are the protocol's. */
@@ -248,8 +248,8 @@ static int rd_subscribe(struct bench_conn *c, const char *topic)
 		if (n <= 0)
 			return n < 0 ? n : -ETIMEDOUT;
 		if (is_message(rep))
-			r = peer_held_push(&c->held, rep->element[1]->str, rep->element[1]->len,
-					   rep->element[2]->str, rep->element[2]->len);
+			r = bench_held_push(&c->held, rep->element[1]->str, rep->element[1]->len,
+					    rep->element[2]->str, rep->element[2]->len);
 		else if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 3 &&
 			 rep->element[0]->type == REDIS_REPLY_STRING &&
 			 strcmp(rep->element[0]->str, "subscribe") == 0)
@@ -266,7 +266,7 @@ static int rd_subscribe(struct bench_conn *c, const char *topic)
 static int rd_receive(struct bench_conn *c, int timeout_ms, bench_msg_fn fn, void *ud)
 {
 	long long deadline = peer_now_ms() + timeout_ms;
-	int n = peer_held_deliver(&c->held, fn, ud);
+	int n = bench_held_deliver(&c->held, fn, ud);
 
 	if (!c->sub)
 		return n;
@@ -311,7 +311,7 @@ static void rd_close(struct bench_conn *c)
 		redisFree(c->pub);
 	if (c->sub)
 		redisFree(c->sub);
-	peer_held_clear(&c->held);
+	bench_held_clear(&c->held);
 	free(c);
 }
 

@@ -2,13 +2,13 @@
  * make bench-peers: jbus, redis and mosquitto side by side, measured by the
  * same workloads in one run, each bus on a fresh server of its own.
  *
- *   peers [-j JBUSD] [-b BUS]... [--smoke [-n COUNT]]
+ *   peers [-j JBUSD] [-b BUS]... [-w W1,W2,...] [-n COUNT] [--smoke]
  *
- * Without --smoke it runs every workload of the runner (peers_run.c) over
- * each bus in turn, one fresh server per workload and bus so that no run
- * inherits another's memory or connections, and the three buses measured
- * close together in time for each workload (a shared machine drifts), then
- * prints one table with jbus's ratio to each peer.
+ * Without --smoke it runs every workload of the runner (peers_run.c), or
+ * those -w names, over each bus in turn, one fresh server per workload and
+ * bus so that no run inherits another's memory or connections, and the
+ * three buses measured close together in time for each workload (a shared
+ * machine drifts), then prints one table with jbus's ratio to each peer.
  *
  * --smoke checks the drivers and the servers alone: per bus, a subscriber
  * process and a publisher process exchange COUNT (100,000) 100-byte messages
@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -364,11 +365,33 @@ static bool print_table(const struct peers_figures fig[PEER_KINDS], char version
 
 /* section: main */
 
+/* "W1,W2": the workloads named, marked in work[]; -EINVAL for a name that is none. */
+static int parse_workloads(const char *list, bool work[BENCH_NWORK])
+{
+	while (*list) {
+		size_t n = strcspn(list, ",");
+		int w = 0;
+
+		for (; w < BENCH_NWORK; w++) {
+			const char *name = bench_work_name((enum bench_workload)w);
+
+			if (strlen(name) == n && !strncasecmp(list, name, n))
+				break;
+		}
+		if (w == BENCH_NWORK)
+			return -EINVAL;
+		work[w] = true;
+		list += n + (list[n] == ',');
+	}
+	return 0;
+}
+
 static int usage(FILE *f, int status)
 {
-	fprintf(f, "usage: peers [-j JBUSD] [-b BUS]... [-n COUNT] [--smoke]\n"
+	fprintf(f, "usage: peers [-j JBUSD] [-b BUS]... [-w LIST] [-n COUNT] [--smoke]\n"
 		   "  -j, --jbusd PATH  the broker (default: $JBUSD, else build/jbusd)\n"
 		   "  -b, --bus BUS     only this bus: jbus, redis, mosquitto (repeatable)\n"
+		   "  -w, --workloads L only these workloads, e.g. W1,W2 (both payload sizes)\n"
 		   "      --smoke       check each driver: COUNT messages, 1 -> 1, in order\n"
 		   "  -n, --count N     messages of W1 and W2, and of W5 in all (default\n"
 		   "                    200000); of --smoke (default 100000)\n");
@@ -382,6 +405,7 @@ int main(int argc, char **argv)
 		{ "bus", required_argument, NULL, 'b' },
 		{ "smoke", no_argument, NULL, 's' },
 		{ "count", required_argument, NULL, 'n' },
+		{ "workloads", required_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -389,12 +413,13 @@ int main(int argc, char **argv)
 	struct peers_figures fig[PEER_KINDS] = { 0 };
 	char version[PEER_KINDS][64] = { "-", "-", "-" };
 	bool smoke = false, ok = true, chosen[PEER_KINDS] = { false }, any_chosen = false;
+	bool work[BENCH_NWORK] = { false }, any_work = false;
 	long count = 0;
 	int o;
 
 	if (!jbusd || !*jbusd)
 		jbusd = "build/jbusd";
-	while ((o = getopt_long(argc, argv, "j:b:n:h", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "j:b:n:w:h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'b': {
 			int k = 0;
@@ -408,6 +433,11 @@ int main(int argc, char **argv)
 		}
 		case 'j':
 			jbusd = optarg;
+			break;
+		case 'w':
+			if (parse_workloads(optarg, work) < 0)
+				return usage(stderr, 2);
+			any_work = true;
 			break;
 		case 's':
 			smoke = true;
@@ -433,6 +463,8 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	/* smoke: one pass; else one pass per run of the runner */
 	for (int run = 0; smoke || peers_measure(run, NULL, NULL, NULL); run++) {
+		if (!smoke && any_work && !work[peers_run_workload(run)])
+			continue;
 		for (int k = 0; k < PEER_KINDS; k++) {
 			struct peer_server s;
 

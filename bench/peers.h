@@ -43,5 +43,7 @@ struct peers_figures {
  */
 int peers_measure(int run, const struct bench_driver *d, const char *target,
 		  struct peers_figures *f);
+/* The workload of run number run (as for peers_measure), or -1 past the last. */
+int peers_run_workload(int run);
 /* Messages of W1 and W2, and of W5 in all (split among its publishers). */
 extern unsigned long long peers_messages;

@@ -65,6 +65,13 @@ static double field_of(const struct bench_result *res, enum result_field field)
 	}
 }
 
+int peers_run_workload(int run)
+{
+	if (run < 0 || run >= (int)(sizeof(runs) / sizeof(runs[0])))
+		return -1;
+	return (int)runs[run].workload;
+}
+
 int peers_measure(int run, const struct bench_driver *d, const char *target,
 		  struct peers_figures *f)
 {

@@ -21,7 +21,12 @@
 #include "router.h"
 #include "util.h"
 
-#define BROKER_READ_CHUNK (64 * 1024) /* bytes read per client per turn */
+/*
+ * Bytes read per client per turn: a publisher's whole burst at once, so
+ * that each subscriber's share of it goes out in few writev() calls (with
+ * 64 KiB the broker spent a third more time in the kernel in W2).
+ */
+#define BROKER_READ_CHUNK (256 * 1024)
 #define BROKER_WRITE_CHUNK (1024 * 1024)
 #define BROKER_LINGER_MS 1000          /* bound on flushing a closing client */
 

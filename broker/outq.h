@@ -67,9 +67,10 @@ int outq_push(struct outq *q, struct frame *f);
  */
 void outq_drop_backlog(struct outq *q);
 /*
- * Writes as much as the socket takes, in writev batches of up to 128
- * frames; no new batch starts once max_bytes were written (fairness). Returns 0 when the queue is empty, OUTQ_E_AGAIN when
- * data remains, or a negative errno (the peer is gone).
+ * Writes as much as the socket takes, in writev batches of up to IOV_MAX
+ * frames; no new batch starts once max_bytes were written (fairness).
+ * Returns 0 when the queue is empty, OUTQ_E_AGAIN when data remains, or a
+ * negative errno (the peer is gone).
  */
 int outq_write(struct outq *q, int fd, size_t max_bytes, size_t *written);
 

@@ -24,6 +24,7 @@ struct lsub {
 	void *ud;
 	enum jbus_on_full on_full; /* sent with every sub of it, reconnects included */
 	bool dead; /* unsubscribed during dispatch; freed when it returns */
+	bool literal; /* no wildcard: a topic matches when it is the same string */
 	/* id of the sub frame whose ok is awaited: the retained messages that
 	 * follow that ok are this pattern's alone (see conn_set_replay) */
 	char ok_id[24];
@@ -34,6 +35,7 @@ struct lsub {
 struct jbus_msg {
 	jbus_conn *c;
 	const char *topic, *from, *to;
+	size_t topic_len;
 	const char *data_raw; /* span in the frame */
 	size_t data_len;
 	const char *data;     /* NUL-terminated copy, made on demand */

@@ -4,6 +4,10 @@
  * synchronous call, welcome to the state, dropped to its callback; req,
  * reply and mon go on to request.c), and the jbus_msg a callback receives.
  *
+ * A published message in the exact layout the broker builds is read by
+ * wire_msg_parse() without a second scan of its data, which the broker
+ * validated; every other frame goes through wire_scan() whole.
+ *
  * Retained messages replayed after a sub belong to that sub alone: every
  * sub the library sends carries an id, its ok names the pattern, and the
  * retained msg frames right after that ok run that pattern's callback
@@ -23,9 +27,12 @@ static void deliver(jbus_conn *c, struct jbus_msg *m)
 	struct lsub *s;
 
 	if (m->topic) {
-		size_t tn = strlen(m->topic);
+		size_t tn = m->topic_len;
 		list_for_each_entry(s, &c->subs, link) {
-			if (s->dead || !topic_match(s->pattern, s->len, m->topic, tn))
+			if (s->dead)
+				continue;
+			if (s->literal ? s->len != tn || memcmp(s->pattern, m->topic, tn) != 0
+				       : !topic_match(s->pattern, s->len, m->topic, tn))
 				continue;
 			/* a replay answers one sub: the other patterns had theirs */
 			if (m->retained && c->replay_to && s != c->replay_to)
@@ -64,9 +71,12 @@ int frame_msg_init(jbus_conn *c, struct jbus_msg *m, const struct wire_env *env,
 	if (env->f[WF_FROM].type != WIRE_T_ABSENT &&
 	    frame_copy_string(&env->f[WF_FROM], c->from_buf, sizeof(c->from_buf), &m->from) < 0)
 		return JBUS_E_PROTOCOL;
-	if (env->f[WF_TOPIC].type != WIRE_T_ABSENT &&
-	    frame_copy_string(&env->f[WF_TOPIC], c->topic_buf, sizeof(c->topic_buf), &m->topic) < 0)
-		return JBUS_E_PROTOCOL;
+	if (env->f[WF_TOPIC].type != WIRE_T_ABSENT) {
+		if (frame_copy_string(&env->f[WF_TOPIC], c->topic_buf, sizeof(c->topic_buf),
+				      &m->topic) < 0)
+			return JBUS_E_PROTOCOL;
+		m->topic_len = strlen(m->topic);
+	}
 	if (env->f[WF_TO].type == WIRE_T_STRING &&
 	    frame_copy_string(&env->f[WF_TO], c->to_buf, sizeof(c->to_buf), &m->to) < 0)
 		return JBUS_E_PROTOCOL;
@@ -95,6 +105,34 @@ static int on_msg_frame(jbus_conn *c, const struct wire_env *env, const char *li
 		return JBUS_E_PROTOCOL;
 	if (m.retained)
 		c->replay_to = replay; /* more replays for the same sub may follow */
+	deliver(c, &m);
+	frame_msg_done(&m);
+	return 0;
+}
+
+/* Copies s[0..n) with a NUL into buf (cap bytes): false when it does not fit. */
+static bool copy_plain(char *buf, size_t cap, const char *s, size_t n, const char **out)
+{
+	if (n >= cap)
+		return false;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	*out = buf;
+	return true;
+}
+
+/*
+ * A msg frame in the broker's own layout (wire_msg_parse): its strings
+ * are plain, so the copies are the decoding; the data stays unscanned.
+ */
+static int on_plain_msg(jbus_conn *c, const struct wire_msg *w, const char *line, size_t n)
+{
+	struct jbus_msg m = { .c = c, .frame = line, .frame_len = n, .topic_len = w->topic_len,
+			      .data_raw = w->data, .data_len = w->data_len };
+
+	if (!copy_plain(c->topic_buf, sizeof(c->topic_buf), w->topic, w->topic_len, &m.topic) ||
+	    !copy_plain(c->from_buf, sizeof(c->from_buf), w->from, w->from_len, &m.from))
+		return JBUS_E_PROTOCOL;
 	deliver(c, &m);
 	frame_msg_done(&m);
 	return 0;
@@ -263,8 +301,15 @@ int frame_handle(jbus_conn *c, char *line, size_t n)
 {
 	struct lsub *replay = c->replay_to;
 	struct wire_env env;
+	struct wire_msg w;
 	const struct wire_value *op;
 
+	/* most frames are published messages: the broker's layout is read directly */
+	if (wire_msg_parse(line, n, &w)) {
+		line[n] = '\0';
+		c->replay_to = NULL;
+		return on_plain_msg(c, &w, line, n);
+	}
 	if (wire_scan(line, n, &env, NULL) != 0)
 		return JBUS_E_PROTOCOL;
 	op = &env.f[WF_OP];

@@ -82,6 +82,7 @@ int ops_subscribe(jbus_conn *c, const char *pattern, enum jbus_on_full on_full, 
 	s->ud = userdata;
 	s->on_full = on_full;
 	s->dead = false;
+	s->literal = !memchr(pattern, '+', n) && !memchr(pattern, '#', n);
 	s->len = n;
 	memcpy(s->pattern, pattern, n + 1);
 	/* always an id: its ok tells which retained messages are this pattern's */
@@ -153,6 +154,8 @@ bool ops_forget_sub(jbus_conn *c, const char *pattern, size_t n)
 int ops_data_raw(json_object *obj, const char *text, ssize_t len, struct wire_raw *out,
 		 char **copy)
 {
+	bool line_break;
+
 	*copy = NULL;
 	if (obj) {
 		size_t n;
@@ -170,9 +173,9 @@ int ops_data_raw(json_object *obj, const char *text, ssize_t len, struct wire_ra
 	}
 	out->p = text;
 	out->len = len < 0 ? strlen(text) : (size_t)len;
-	if (wire_scan_value(out->p, out->len, NULL) != 0)
+	if (wire_scan_data(out->p, out->len, &line_break, NULL) != 0)
 		return JBUS_E_BAD_JSON;
-	if (memchr(out->p, '\n', out->len) || memchr(out->p, '\r', out->len)) {
+	if (line_break) {
 		char *p = malloc(out->len);
 		if (!p)
 			return -ENOMEM;

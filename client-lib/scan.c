@@ -17,6 +17,7 @@
 struct scanner {
 	const char *p, *start, *end;
 	const char *reason;
+	bool line_break; /* whitespace held a '\n' or '\r' */
 };
 
 /* Byte classes inside a string: 0 plain ASCII, 1 quote, 2 backslash,
@@ -31,10 +32,21 @@ static int fail(struct scanner *s, const char *reason)
 	return -1;
 }
 
-static void skip_ws(struct scanner *s)
+static void skip_ws_run(struct scanner *s)
 {
-	while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
-		s->p++;
+	for (; s->p < s->end; s->p++) {
+		if (*s->p == '\n' || *s->p == '\r')
+			s->line_break = true;
+		else if (*s->p != ' ' && *s->p != '\t')
+			break;
+	}
+}
+
+static inline void skip_ws(struct scanner *s)
+{
+	/* whitespace is at most ' ', and frames mostly have none: one test, inlined */
+	if (s->p < s->end && (unsigned char)*s->p <= ' ')
+		skip_ws_run(s);
 }
 
 static int hexval(unsigned char c)
@@ -413,11 +425,20 @@ int wire_scan(const char *p, size_t n, struct wire_env *env, struct wire_err *er
 
 int wire_scan_value(const char *p, size_t n, struct wire_err *err)
 {
+	return wire_scan_data(p, n, NULL, err);
+}
+
+int wire_scan_data(const char *p, size_t n, bool *line_break, struct wire_err *err)
+{
 	struct scanner s = { .p = p, .start = p, .end = p + n };
+	int r;
 
 	skip_ws(&s);
 	/* depth 1: the value sits inside the frame's object */
-	return scan_end(&s, scan_value(&s, 1, NULL), err);
+	r = scan_end(&s, scan_value(&s, 1, NULL), err);
+	if (line_break)
+		*line_break = s.line_break;
+	return r;
 }
 
 static size_t put_utf8(char *o, uint32_t cp)

@@ -5,6 +5,7 @@
  */
 #include "topic.h"
 
+#include <stdint.h>
 #include <string.h>
 
 static const char *check_length(size_t n)
@@ -16,18 +17,63 @@ static const char *check_length(size_t n)
 	return NULL;
 }
 
+/* A zero byte anywhere in v? (exact, whatever the byte order) */
+static bool word_has_zero(uint64_t v)
+{
+	return ((v - 0x0101010101010101ull) & ~v & 0x8080808080808080ull) != 0;
+}
+
+enum { FOUND_WILDCARD = 1, FOUND_NUL = 2 };
+
+/* '#' (0x23) and '+' (0x2b) differ in one bit only: with it cleared, one byte to look for. */
+static unsigned forbidden_in_word(uint64_t v)
+{
+	const uint64_t bit = 0x0808080808080808ull, hash = 0x2323232323232323ull;
+
+	return (word_has_zero((v & ~bit) ^ hash) ? FOUND_WILDCARD : 0) |
+	       (word_has_zero(v) ? FOUND_NUL : 0);
+}
+
+/*
+ * Which of '+', '#' and NUL t[0..n) holds (FOUND_*). Every published topic
+ * is checked, by the library and again by the broker: eight bytes a step,
+ * the last step overlapping the one before.
+ */
+static unsigned forbidden_bytes(const char *t, size_t n)
+{
+	unsigned found = 0;
+
+	if (n < 8) {
+		uint64_t v = 0x4141414141414141ull; /* padded with 'A', none of the three */
+
+		memcpy(&v, t, n);
+		return forbidden_in_word(v);
+	}
+	for (size_t i = 0;; i += 8) {
+		uint64_t v;
+
+		if (i > n - 8)
+			i = n - 8;
+		memcpy(&v, t + i, sizeof(v));
+		found |= forbidden_in_word(v);
+		if (i == n - 8)
+			return found;
+	}
+}
+
 const char *topic_check_name(const char *t, size_t n)
 {
 	const char *r = check_length(n);
+	unsigned found;
 
 	if (r)
 		return r;
 	if (t[0] == '$')
 		return "topics starting with '$' are reserved for the broker";
-	for (size_t i = 0; i < n; i++)
-		if (t[i] == '+' || t[i] == '#')
-			return "wildcards '+' and '#' are not allowed in a topic to publish to";
-	if (memchr(t, '\0', n))
+	found = forbidden_bytes(t, n);
+	if (found & FOUND_WILDCARD)
+		return "wildcards '+' and '#' are not allowed in a topic to publish to";
+	if (found & FOUND_NUL)
 		return "topic contains a NUL byte";
 	return NULL;
 }

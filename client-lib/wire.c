@@ -1,5 +1,6 @@
 /*
- * Framing and frame building for protocol v1 (see wire.h, docs/protocol.md).
+ * Framing and frame building for protocol v1 (see wire.h, docs/protocol.md),
+ * and the reading back of the msg layout the builder writes.
  *
  * Frames are built straight into a wire_buf whose headroom belongs to the
  * caller; sizes are reserved up front where a payload is large, so that a
@@ -313,6 +314,43 @@ static void build_msg(struct wire_buf *b, const char *topic, size_t topic_len, c
 	b->len = (size_t)(o - b->p);
 }
 
+/* p is just past an opening quote: the closing quote of a plain string, or NULL. */
+static const char *plain_string_end(const char *p, const char *end)
+{
+	const char *q = jstr_skip(p, end, true);
+
+	return q < end && *q == '"' ? q : NULL;
+}
+
+#define LIT_LEN(lit) (sizeof(lit) - 1)
+
+bool wire_msg_parse(const char *p, size_t n, struct wire_msg *m)
+{
+	static const char head[] = "{\"op\":\"msg\",\"topic\":\"", from[] = "\",\"from\":\"",
+			  data[] = "\",\"data\":";
+	/* the suffix of a replayed retained message, without its '\n' */
+	const size_t rn = LIT_LEN(WIRE_RETAINED_SUFFIX) - 1;
+	const char *end = p + n, *q;
+
+	if (n < LIT_LEN(head) || memcmp(p, head, LIT_LEN(head)) != 0 || end[-1] != '}')
+		return false;
+	m->topic = p + LIT_LEN(head);
+	q = plain_string_end(m->topic, end);
+	if (!q || (size_t)(end - q) < LIT_LEN(from) || memcmp(q, from, LIT_LEN(from)) != 0)
+		return false;
+	m->topic_len = (size_t)(q - m->topic);
+	m->from = q + LIT_LEN(from);
+	q = plain_string_end(m->from, end);
+	/* data and the closing brace: at least two bytes after the member name */
+	if (!q || (size_t)(end - q) < LIT_LEN(data) + 2 || memcmp(q, data, LIT_LEN(data)) != 0)
+		return false;
+	m->from_len = (size_t)(q - m->from);
+	m->data = q + LIT_LEN(data);
+	m->data_len = (size_t)(end - 1 - m->data);
+	/* no JSON value ends in ',"retained":true', so this suffix is the member */
+	return m->data_len < rn || memcmp(end - rn, WIRE_RETAINED_SUFFIX, rn) != 0;
+}
+
 void wire_build_hello(struct wire_buf *b, const char *name, size_t name_len, struct wire_raw will)
 {
 	wire_buf_puts(b, "{\"op\":\"hello\",\"proto\":1");
@@ -361,24 +399,37 @@ void wire_build_dropped(struct wire_buf *b, const char *pattern, size_t len, uin
 	wire_buf_puts(b, "}\n");
 }
 
-/* pub, send and req differ in the op, the name of their target member and
- * one optional trailing member (extra: raw text such as ',"retain":true') */
+/*
+ * pub, send and req differ in the op, the name of their target member and
+ * one optional trailing member (extra: raw text such as ',"retain":true').
+ * A publisher's hot path: measured once, reserved once, plain copies.
+ */
 static void build_data_op(struct wire_buf *b, const char *head, const char *key, const char *s,
 			  size_t n, struct wire_raw data, struct wire_raw id, const char *extra)
 {
-	if (!wire_buf_reserve(b, 64 + id.len + wire_jstr_len(s, n) + data.len))
+	size_t hl = strlen(head), kl = strlen(key), sl = wire_jstr_len(s, n);
+	size_t xl = extra ? strlen(extra) : 0;
+	size_t need = hl + (id.len ? 6 + id.len : 0) + kl + sl + (data.len ? 8 + data.len : 0) +
+		      xl + 2;
+	char *o;
+
+	if (!wire_buf_reserve(b, need))
 		return;
-	wire_buf_puts(b, head);
-	put_id(b, id);
-	wire_buf_puts(b, key);
-	wire_buf_put_jstr(b, s, n);
+	o = put_lit_at(b->p + b->len, head, hl);
+	if (id.len) {
+		o = PUT_LIT(o, ",\"id\":");
+		o = put_lit_at(o, id.p, id.len);
+	}
+	o = put_lit_at(o, key, kl);
+	o = put_jstr_at(o, s, n, sl);
 	if (data.len) {
-		wire_buf_puts(b, ",\"data\":");
-		wire_buf_put(b, data.p, data.len);
+		o = PUT_LIT(o, ",\"data\":");
+		o = put_lit_at(o, data.p, data.len);
 	}
 	if (extra)
-		wire_buf_puts(b, extra);
-	wire_buf_puts(b, "}\n");
+		o = put_lit_at(o, extra, xl);
+	o = PUT_LIT(o, "}\n");
+	b->len = (size_t)(o - b->p);
 }
 
 void wire_build_pub(struct wire_buf *b, const char *topic, size_t topic_len, struct wire_raw data,

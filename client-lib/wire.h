@@ -131,6 +131,13 @@ int wire_scan(const char *p, size_t n, struct wire_env *env, struct wire_err *er
  * Returns 0 or WIRE_E_JSON.
  */
 int wire_scan_value(const char *p, size_t n, struct wire_err *err);
+/*
+ * The same, and *line_break (may be NULL) says whether the value holds a
+ * '\n' or '\r': valid JSON can hold one only as whitespace between tokens,
+ * which a frame must not (a sender replaces it), and the scan finds it on
+ * its way at no extra pass.
+ */
+int wire_scan_data(const char *p, size_t n, bool *line_break, struct wire_err *err);
 
 /* Name of a field as it appears on the wire ("op", "topic", ...). */
 const char *wire_field_name(enum wire_field f);
@@ -263,6 +270,26 @@ void wire_build_send(struct wire_buf *b, const char *to, size_t to_len, struct w
 		     struct wire_raw id);
 /* {"op":<op>[,"id":id]} for ping and bye. */
 void wire_build_simple(struct wire_buf *b, const char *op, struct wire_raw id);
+
+/*
+ * The spans of a msg frame read without a full scan (wire_msg_parse),
+ * borrowed from the frame.
+ */
+struct wire_msg {
+	const char *topic, *from, *data;
+	size_t topic_len, from_len, data_len;
+};
+
+/*
+ * Recognise a frame in exactly the layout wire_build_msg() writes for a
+ * published message, {"op":"msg","topic":"T","from":"F","data":D}, with
+ * topic and sender free of escapes and of bytes above 0x7f, and fill m.
+ * D is not validated: the broker validated it before building the frame,
+ * which is what lets a subscriber skip scanning every payload a second
+ * time. False for any other frame (a retained or direct message, escapes),
+ * which the caller scans whole.
+ */
+bool wire_msg_parse(const char *p, size_t n, struct wire_msg *m);
 
 /* section: names */
 

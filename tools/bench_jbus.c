@@ -11,7 +11,7 @@
  *
  * The library's blocking flush dispatches what arrives while it waits
  * (an echo in W3 may come back before the flush returns): such messages
- * are copied and kept for the next receive(), so none is lost to the
+ * are held (bench_held.h) for the next receive(), so none is lost to the
  * benchmark.
  */
 #include "bench.h"
@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "bench_held.h"
 #include "cli.h"
 
 /* Deadline of a subscribe, a flush and the bye: a broker that stalls that long has failed. */
@@ -34,11 +35,9 @@ struct bench_conn {
 	bench_msg_fn fn;
 	void *ud;
 	int got;
-	/* messages dispatched outside receive(): (topic length, data length, topic, data)... */
-	char *kept;
-	size_t kept_len, kept_cap;
-	bool kept_lost; /* out of memory for one: receive() reports -ENOMEM */
-	bool slow;	/* the broker said slow_consumer before it closed the connection */
+	struct bench_held held; /* messages dispatched outside receive() */
+	int held_err;           /* holding one failed (-ENOMEM): receive() reports it */
+	bool slow;              /* the broker said slow_consumer before it closed */
 };
 
 /*
@@ -92,51 +91,6 @@ static struct bench_conn *jb_connect(const char *target, char *err, size_t errle
 	return b;
 }
 
-static void keep(struct bench_conn *b, const char *topic, size_t tlen, const char *data,
-		 size_t len)
-{
-	size_t need = b->kept_len + 2 * sizeof(size_t) + tlen + len;
-	char *p;
-
-	if (need > b->kept_cap) {
-		size_t cap = need > 2 * b->kept_cap ? need : 2 * b->kept_cap;
-
-		p = realloc(b->kept, cap);
-		if (!p) {
-			b->kept_lost = true;
-			return;
-		}
-		b->kept = p;
-		b->kept_cap = cap;
-	}
-	p = b->kept + b->kept_len;
-	memcpy(p, &tlen, sizeof(tlen));
-	memcpy(p + sizeof(tlen), &len, sizeof(len));
-	memcpy(p + 2 * sizeof(size_t), topic, tlen);
-	memcpy(p + 2 * sizeof(size_t) + tlen, data, len);
-	b->kept_len = need;
-}
-
-/* Hand the kept messages to fn: how many. */
-static int deliver_kept(struct bench_conn *b, bench_msg_fn fn, void *ud)
-{
-	size_t off = 0, tlen, len;
-	int n = 0;
-
-	while (off < b->kept_len) {
-		const char *p = b->kept + off;
-
-		memcpy(&tlen, p, sizeof(tlen));
-		memcpy(&len, p + sizeof(tlen), sizeof(len));
-		p += 2 * sizeof(size_t);
-		fn(ud, p, tlen, p + tlen, len);
-		off += 2 * sizeof(size_t) + tlen + len;
-		n++;
-	}
-	b->kept_len = 0;
-	return n;
-}
-
 static void on_msg(jbus_conn *c, const jbus_msg *m, void *ud)
 {
 	struct bench_conn *b = ud;
@@ -145,7 +99,10 @@ static void on_msg(jbus_conn *c, const jbus_msg *m, void *ud)
 
 	data = jbus_msg_data(m, &len);
 	if (!b->fn) {
-		keep(b, topic, tlen, data, len);
+		int r = bench_held_push(&b->held, topic, tlen, data, len);
+
+		if (r < 0 && !b->held_err)
+			b->held_err = r;
 		return;
 	}
 	b->got++;
@@ -176,11 +133,13 @@ static int jb_flush(struct bench_conn *b)
 static int jb_receive(struct bench_conn *b, int timeout_ms, bench_msg_fn fn, void *ud)
 {
 	long long deadline = cli_now_ms() + timeout_ms;
+	int n;
 
-	if (b->kept_lost)
-		return -ENOMEM;
-	if (b->kept_len)
-		return deliver_kept(b, fn, ud);
+	if (b->held_err)
+		return b->held_err;
+	n = bench_held_deliver(&b->held, fn, ud);
+	if (n)
+		return n;
 	/*
 	 * A read may end inside a frame, and the library's timer (a keepalive
 	 * ping) may wake us: either way no message yet, so wait on to the deadline.
@@ -231,7 +190,7 @@ static void jb_close(struct bench_conn *b)
 	if (!b)
 		return;
 	jbus_conn_close(b->c, BENCH_JBUS_TIMEOUT_MS);
-	free(b->kept);
+	bench_held_clear(&b->held);
 	free(b);
 }
 

@@ -201,6 +201,16 @@ START_TEST(test_lib_msg_accessors)
 	jt_send(p, "{\"op\":\"pub\",\"topic\":\"m\\/x\",\"data\":1}");
 	lt_wait_count(c, &r.calls, (int)(sizeof(cases) / sizeof(cases[0])) + 1);
 	ck_assert_str_eq(r.topic, "m/x");
+	/* a topic the broker escapes, and one beyond ASCII: read by the full scan, alike */
+	jt_send(p, "{\"op\":\"pub\",\"topic\":\"m/\\\"q\\\"\",\"data\":[2]}");
+	lt_wait_count(c, &r.calls, (int)(sizeof(cases) / sizeof(cases[0])) + 2);
+	ck_assert_str_eq(r.topic, "m/\"q\"");
+	ck_assert_str_eq(r.data, "[2]");
+	ck_assert_str_eq(r.from, "rawpub");
+	jt_send(p, "{\"op\":\"pub\",\"topic\":\"m/caf\xc3\xa9\",\"data\":3}");
+	lt_wait_count(c, &r.calls, (int)(sizeof(cases) / sizeof(cases[0])) + 3);
+	ck_assert_str_eq(r.topic, "m/caf\xc3\xa9");
+	ck_assert_str_eq(r.data, "3");
 	ck_assert_int_eq(other.calls, 0);
 }
 END_TEST

@@ -725,6 +725,39 @@ START_TEST(test_scan_value_is)
 }
 END_TEST
 
+/* wire_scan_data: whether a valid value holds a line break, found by the scan itself. */
+struct break_case {
+	const char *s;
+	int r;		 /* 0 or WIRE_E_JSON */
+	bool line_break; /* when r is 0 */
+};
+
+static const struct break_case break_cases[] = {
+	{ "{\"a\":1}", 0, false },
+	{ " \t{ \"a\" : [ 1 , 2 ] }\t ", 0, false },
+	{ "{\n\"a\":1}", 0, true },
+	{ "{\"a\":1\r}", 0, true },
+	{ "[1,\r\n2]", 0, true },
+	{ "\n7", 0, true },
+	{ "7\n", 0, true },
+	{ "\"a\\nb\"", 0, false }, /* an escape is no line break */
+	{ "\"a\nb\"", WIRE_E_JSON, false },
+	{ "{\n", WIRE_E_JSON, false },
+};
+
+START_TEST(test_scan_data_line_break)
+{
+	const struct break_case *c = &break_cases[_i];
+	bool lb = !c->line_break;
+	int r = wire_scan_data(c->s, strlen(c->s), &lb, NULL);
+
+	ck_assert_msg(r == c->r, "%s: %d", jt_show(c->s, strlen(c->s)), r);
+	if (r == 0)
+		ck_assert_msg(lb == c->line_break, "%s", jt_show(c->s, strlen(c->s)));
+	ck_assert_int_eq(wire_scan_value(c->s, strlen(c->s), NULL), c->r);
+}
+END_TEST
+
 Suite *jt_suite(void)
 {
 	Suite *s = suite_create("scan");
@@ -746,6 +779,7 @@ Suite *jt_suite(void)
 		{ "string_decode", test_scan_string_decode, ARRAY_SIZE(str_cases) },
 		{ "string_too_small", test_scan_string_too_small, ARRAY_SIZE(cap_cases) },
 		{ "value_is", test_scan_value_is },
+		{ "data_line_break", test_scan_data_line_break, ARRAY_SIZE(break_cases) },
 	};
 
 	jt_add_cases(s, cases, ARRAY_SIZE(cases), NULL, NULL, 0);

@@ -153,6 +153,40 @@ START_TEST(test_topic_check_length)
 }
 END_TEST
 
+/*
+ * Topics are checked eight bytes a step: a '+', '#' or NUL is found at
+ * every position of topics of every length up to 40, whichever word (or
+ * the overlapping last one) holds it, and the bytes one bit away from the
+ * wildcards ('\'' 0x27 and '/' 0x2f) are not taken for them.
+ */
+START_TEST(test_topic_check_name_positions)
+{
+	static const char bad[] = { '+', '#', '\0' };
+	char s[40];
+
+	for (size_t n = 1; n <= sizeof(s); n++) {
+		memset(s, 'a', n);
+		ck_assert_msg(!topic_check_name(s, n), "length %zu", n);
+		for (size_t i = 1; i < n; i++) {
+			for (size_t k = 0; k < sizeof(bad); k++) {
+				s[i] = bad[k];
+				ck_assert_msg(topic_check_name(s, n), "0x%02x at %zu of %zu",
+					      (unsigned)bad[k], i, n);
+			}
+			s[i] = '\'';
+			ck_assert_msg(!topic_check_name(s, n), "' at %zu of %zu", i, n);
+			s[i] = '/';
+			ck_assert_msg(!topic_check_name(s, n), "/ at %zu of %zu", i, n);
+			s[i] = 'a';
+		}
+	}
+	/* a wildcard wins over an earlier NUL, as before */
+	ck_assert_str_eq(topic_check_name("a\0b/c+defgh", 11),
+			 "wildcards '+' and '#' are not allowed in a topic to publish to");
+	ck_assert_str_eq(topic_check_name("a\0b/cdefgh", 10), "topic contains a NUL byte");
+}
+END_TEST
+
 struct match_case {
 	const char *pattern;
 	const char *topic;
@@ -378,6 +412,7 @@ Suite *jt_suite(void)
 		{ "check_name", test_topic_check_name, ARRAY_SIZE(name_cases) },
 		{ "check_pattern", test_topic_check_pattern, ARRAY_SIZE(pattern_cases) },
 		{ "check_length", test_topic_check_length },
+		{ "check_name_positions", test_topic_check_name_positions },
 		{ "match", test_topic_match, ARRAY_SIZE(match_cases) },
 		{ "match_lengths", test_topic_match_lengths },
 		{ "covers_overlap", test_topic_covers_overlap },

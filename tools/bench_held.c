@@ -1,25 +1,25 @@
 /*
- * The held messages of a peer driver (peer_held.h): a singly linked FIFO of
- * one allocation per message, topic and payload stored after the header.
- * Holding is rare (only while a subscribe waits on a connection that already
- * receives), so simplicity beats speed here.
+ * The held messages of a bench driver (bench_held.h): a singly linked FIFO
+ * of one allocation per message, topic and payload stored after the header.
+ * Holding is rare (while a subscribe or a flush waits on a connection that
+ * already receives), so simplicity beats speed here.
  */
-#include "peer_held.h"
+#include "bench_held.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-struct peer_held_msg {
-	struct peer_held_msg *next;
+struct bench_held_msg {
+	struct bench_held_msg *next;
 	size_t topic_len, len;
 	char text[]; /* topic, '\0', payload, '\0' */
 };
 
-int peer_held_push(struct peer_held *h, const char *topic, size_t topic_len, const char *payload,
-		   size_t len)
+int bench_held_push(struct bench_held *h, const char *topic, size_t topic_len, const char *payload,
+		    size_t len)
 {
-	struct peer_held_msg *m = malloc(sizeof(*m) + topic_len + len + 2);
+	struct bench_held_msg *m = malloc(sizeof(*m) + topic_len + len + 2);
 
 	if (!m)
 		return -ENOMEM;
@@ -37,12 +37,12 @@ int peer_held_push(struct peer_held *h, const char *topic, size_t topic_len, con
 	return 0;
 }
 
-int peer_held_deliver(struct peer_held *h, bench_msg_fn fn, void *ud)
+int bench_held_deliver(struct bench_held *h, bench_msg_fn fn, void *ud)
 {
 	int n = 0;
 
 	while (h->head) {
-		struct peer_held_msg *m = h->head;
+		struct bench_held_msg *m = h->head;
 
 		/* unlinked first: fn may call receive() again, which delivers the rest */
 		h->head = m->next;
@@ -55,10 +55,10 @@ int peer_held_deliver(struct peer_held *h, bench_msg_fn fn, void *ud)
 	return n;
 }
 
-void peer_held_clear(struct peer_held *h)
+void bench_held_clear(struct bench_held *h)
 {
 	while (h->head) {
-		struct peer_held_msg *m = h->head;
+		struct bench_held_msg *m = h->head;
 
 		h->head = m->next;
 		free(m);
