@@ -262,8 +262,11 @@ JBUS_EXPORT const char *jbus_msg_to(const jbus_msg *m);
 /* The data value's exact JSON text as delivered (NUL-terminated); *len may be NULL. */
 JBUS_EXPORT const char *jbus_msg_data(const jbus_msg *m, size_t *len);
 /* The data parsed by json-c (parsed on first call; owned by the message:
- * take a reference with json_object_get() to keep it). NULL only when out
- * of memory. json-c's model is lossy: integers beyond 64 bits saturate and
+ * take a reference with json_object_get() to keep it). NULL when out of
+ * memory, or if the data is not valid JSON: jbusd validates every frame it
+ * routes, and the library takes the data of a msg frame laid out as jbusd
+ * builds it without validating it again, so that happens only with a peer
+ * that is not jbusd. json-c's model is lossy: integers beyond 64 bits saturate and
  * duplicate members collapse; jbus_msg_data() has the exact text. */
 JBUS_EXPORT json_object *jbus_msg_json(const jbus_msg *m);
 /* The whole frame as received, without its '\n' (NUL-terminated). */
