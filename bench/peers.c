@@ -365,6 +365,40 @@ static bool print_table(const struct peers_figures fig[PEER_KINDS], char version
 
 /* section: main */
 
+#define PEERS_REPEAT_MAX 15
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * The figures of n repetitions into one: per row the median of the runs
+ * that measured it; losses added up; a failure in any run shows.
+ */
+static void median_of(const struct peers_figures *rep, int n, struct peers_figures *out)
+{
+	for (int row = 0; row < PEERS_ROWS; row++) {
+		double v[PEERS_REPEAT_MAX];
+		int m = 0;
+
+		for (int i = 0; i < n; i++) {
+			if (rep[i].done[row])
+				v[m++] = rep[i].value[row];
+			out->lost[row] += rep[i].lost[row];
+			if (rep[i].err[row])
+				out->err[row] = rep[i].err[row];
+		}
+		if (!m)
+			continue;
+		qsort(v, (size_t)m, sizeof(v[0]), cmp_double);
+		out->done[row] = true;
+		out->value[row] = m % 2 ? v[m / 2] : (v[m / 2 - 1] + v[m / 2]) / 2;
+	}
+}
+
 /* "W1,W2": the workloads named, marked in work[]; -EINVAL for a name that is none. */
 static int parse_workloads(const char *list, bool work[BENCH_NWORK])
 {
@@ -388,10 +422,12 @@ static int parse_workloads(const char *list, bool work[BENCH_NWORK])
 
 static int usage(FILE *f, int status)
 {
-	fprintf(f, "usage: peers [-j JBUSD] [-b BUS]... [-w LIST] [-n COUNT] [--smoke]\n"
+	fprintf(f, "usage: peers [-j JBUSD] [-b BUS]... [-w LIST] [-r N] [-n COUNT] [--smoke]\n"
 		   "  -j, --jbusd PATH  the broker (default: $JBUSD, else build/jbusd)\n"
 		   "  -b, --bus BUS     only this bus: jbus, redis, mosquitto (repeatable)\n"
 		   "  -w, --workloads L only these workloads, e.g. W1,W2 (both payload sizes)\n"
+		   "  -r, --repeat N    run each workload N times (the buses taking turns)\n"
+		   "                    and show the medians (default 1, at most 15)\n"
 		   "      --smoke       check each driver: COUNT messages, 1 -> 1, in order\n"
 		   "  -n, --count N     messages of W1 and W2, and of W5 in all (default\n"
 		   "                    200000); of --smoke (default 100000)\n");
@@ -406,20 +442,22 @@ int main(int argc, char **argv)
 		{ "smoke", no_argument, NULL, 's' },
 		{ "count", required_argument, NULL, 'n' },
 		{ "workloads", required_argument, NULL, 'w' },
+		{ "repeat", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *jbusd = getenv("JBUSD");
+	static struct peers_figures rep[PEER_KINDS][PEERS_REPEAT_MAX];
 	struct peers_figures fig[PEER_KINDS] = { 0 };
 	char version[PEER_KINDS][64] = { "-", "-", "-" };
 	bool smoke = false, ok = true, chosen[PEER_KINDS] = { false }, any_chosen = false;
 	bool work[BENCH_NWORK] = { false }, any_work = false;
-	long count = 0;
+	long count = 0, repeat = 1;
 	int o;
 
 	if (!jbusd || !*jbusd)
 		jbusd = "build/jbusd";
-	while ((o = getopt_long(argc, argv, "j:b:n:w:h", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "j:b:n:w:r:h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'b': {
 			int k = 0;
@@ -441,6 +479,11 @@ int main(int argc, char **argv)
 			break;
 		case 's':
 			smoke = true;
+			break;
+		case 'r':
+			repeat = strtol(optarg, NULL, 10);
+			if (repeat < 1 || repeat > PEERS_REPEAT_MAX)
+				return usage(stderr, 2);
 			break;
 		case 'n':
 			count = strtol(optarg, NULL, 10);
@@ -465,26 +508,34 @@ int main(int argc, char **argv)
 	for (int run = 0; smoke || peers_measure(run, NULL, NULL, NULL); run++) {
 		if (!smoke && any_work && !work[peers_run_workload(run)])
 			continue;
-		for (int k = 0; k < PEER_KINDS; k++) {
-			struct peer_server s;
+		/* the buses take turns, so a noisy moment is shared, not given to one */
+		for (int r = 0; r < (smoke ? 1 : repeat); r++) {
+			for (int k = 0; k < PEER_KINDS; k++) {
+				struct peer_server s;
 
-			if (any_chosen && !chosen[k])
-				continue;
-			if (peer_server_start(&s, (enum peer_kind)k, jbusd) < 0) {
-				ok = false;
-				continue;
+				if (any_chosen && !chosen[k])
+					continue;
+				if (peer_server_start(&s, (enum peer_kind)k, jbusd) < 0) {
+					ok = false;
+					continue;
+				}
+				snprintf(version[k], sizeof(version[k]), "%s", s.version);
+				if (smoke)
+					ok &= smoke_bus(&s, count) == 0;
+				else
+					peers_measure(run, driver_of(s.kind), s.sock, &rep[k][r]);
+				ok &= peer_server_stop(&s) == 0;
 			}
-			snprintf(version[k], sizeof(version[k]), "%s", s.version);
-			if (smoke)
-				ok &= smoke_bus(&s, count) == 0;
-			else
-				peers_measure(run, driver_of(s.kind), s.sock, &fig[k]);
-			ok &= peer_server_stop(&s) == 0;
 		}
 		if (smoke)
 			break;
 	}
-	if (!smoke)
+	if (!smoke) {
+		for (int k = 0; k < PEER_KINDS; k++)
+			median_of(rep[k], (int)repeat, &fig[k]);
+		if (repeat > 1)
+			printf("\nmedians of %ld runs of each workload\n", repeat);
 		ok &= print_table(fig, version);
+	}
 	return ok ? 0 : 1;
 }
