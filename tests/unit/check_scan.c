@@ -232,6 +232,17 @@ static const struct scan_case scan_cases[] = {
 	BAD("[] x"),
 	BAD("1 2"),
 	BAD("\"\xc0\x80\""),
+	/* what json-c takes, strict as it is (docs/testing.md, known json-c deviations) */
+	BAD("\"\x01\""),
+	BAD("{\"a\x0d\":1}"),
+	BAD("[00]"),
+	BAD("5."),
+	BAD("-.5"),
+	BAD("NaN"),
+	BAD("[-Infinity]"),
+	BAD("\"\xc1\x83\""),
+	BAD("\"\xf4\x90\x80\x80\""),
+	BAD("{'':0}"),
 
 	/* valid JSON, not an object */
 	NOBJ("[]"),
