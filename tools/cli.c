@@ -66,6 +66,19 @@ char *cli_json_string(const char *text, size_t n)
 	return copy;
 }
 
+json_object *cli_parse_frame(const char *text)
+{
+	/* json-c counts a scalar as a level of its own: 64 containers need 65 */
+	json_tokener *tok = json_tokener_new_ex(65);
+	json_object *o;
+
+	if (!tok)
+		return NULL;
+	o = json_tokener_parse_ex(tok, text, (int)strlen(text) + 1);
+	json_tokener_free(tok);
+	return o;
+}
+
 int cli_data_arg(const struct cli *cli, const char *arg, bool as_string, const char **json,
 		 char **owned)
 {

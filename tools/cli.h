@@ -109,6 +109,11 @@ int cli_name_json_args(const struct cli *cli, int argc, char **argv, bool as_str
  * not valid UTF-8 (errno EILSEQ) or out of memory (errno ENOMEM).
  */
 char *cli_json_string(const char *text, size_t n);
+/*
+ * A frame from the broker parsed by json-c as deep as the protocol allows
+ * (64 levels; json_tokener_parse() stops at 32). NULL if it does not parse.
+ */
+json_object *cli_parse_frame(const char *text);
 /* Positive integer option value; else a usage error naming opt (returns CLI_USAGE). */
 int cli_parse_count(const struct cli *cli, const char *opt, const char *arg,
 		    unsigned long long *out);

@@ -164,7 +164,7 @@ static int introspect(struct cli *cli, int argc, char **argv, bool clients)
 		s.p = text;
 		s.n = strlen(text);
 		r = cli_print(cli, &s, 1);
-	} else if ((frame = json_tokener_parse(text))) {
+	} else if ((frame = cli_parse_frame(text))) {
 		r = clients ? clients_table(cli, frame) : stats_table(cli, frame, "");
 		json_object_put(frame);
 		if (r == 0)

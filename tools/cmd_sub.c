@@ -147,14 +147,14 @@ static void flush(struct recv *r)
  */
 static size_t mon_verbose(const jbus_msg *m, struct cli_span *s, char **buf)
 {
-	json_object *f = json_tokener_parse(jbus_msg_frame(m, NULL)), *to = NULL, *kind = NULL;
+	json_object *f = cli_parse_frame(jbus_msg_frame(m, NULL)), *to = NULL, *kind = NULL;
 	const char *topic = jbus_msg_topic(m), *from = jbus_msg_from(m), *code = "", *message = "";
 	bool failed = jbus_msg_error(m, &code, &message);
 	size_t cap = 80 + strlen(from) + strlen(code) + strlen(message), k, n = 0, nto;
 
 	json_object_object_get_ex(f, "kind", &kind);
 	json_object_object_get_ex(f, "to", &to);
-	nto = json_object_array_length(to);
+	nto = json_object_is_type(to, json_type_array) ? json_object_array_length(to) : 0;
 	cap += topic ? strlen(topic) : 0;
 	for (size_t i = 0; i < nto; i++)
 		cap += 1 + strlen(json_object_get_string(json_object_array_get_idx(to, i)));

@@ -59,7 +59,7 @@ static int in_list(struct wait *w, jbus_conn *c)
 
 	if (r < 0)
 		return cli_broker_error(w->cli, c, r, "clients");
-	o = json_tokener_parse(frame);
+	o = cli_parse_frame(frame);
 	free(frame);
 	if (!json_object_object_get_ex(o, "clients", &list)) {
 		json_object_put(o);
