@@ -400,7 +400,9 @@ JBUS_EXPORT int jbus_conn_dispatch(jbus_conn *c);
 /* Waits until at least one frame was handled, then dispatches what else is
  * ready. Return: frames handled (0 on timeout), or a dispatch error. */
 JBUS_EXPORT int jbus_conn_wait(jbus_conn *c, int timeout_ms);
-/* Writes all queued output. Return: 0, -ETIMEDOUT, or a dispatch error. */
+/* Writes all queued output. If the socket takes it at once, returns without
+ * reading (no callback runs); else dispatches while it waits.
+ * Return: 0, -ETIMEDOUT, or a dispatch error. */
 JBUS_EXPORT int jbus_conn_flush(jbus_conn *c, int timeout_ms);
 
 /* Publish and wait for the broker's ok. *delivered (may be NULL) receives

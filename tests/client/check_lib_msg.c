@@ -416,10 +416,24 @@ START_TEST(test_lib_close_in_callback_blocking)
 	case 0:
 		res = jbus_ping(c, JT_TIMEOUT_MS);
 		break;
-	case 1:
-		ck_assert_int_eq(jbus_publish_text(c, "elsewhere", "2", -1), 0);
+	case 1: {
+		/* a flush that is done at once does not read, so only one that has to
+		 * wait runs the callback: the broker frozen, more than the socket holds */
+		size_t n = 900 * 1024;
+		char *big = malloc(n + 3);
+
+		ck_assert_ptr_nonnull(big);
+		jt_broker_freeze(&jt_b);
+		big[0] = '"';
+		memset(big + 1, 'x', n);
+		big[n + 1] = '"';
+		big[n + 2] = '\0';
+		ck_assert_int_eq(jbus_publish_text(c, "elsewhere", big, -1), 0);
+		free(big);
 		res = jbus_conn_flush(c, JT_TIMEOUT_MS);
+		jt_broker_thaw(&jt_b);
 		break;
+	}
 	case 2:
 		res = jbus_publish_sync(c, "elsewhere", NULL, JT_TIMEOUT_MS, NULL);
 		break;
