@@ -554,6 +554,11 @@ static int64_t keepalive_at(const jbus_conn *c)
 	return c->last_out_ms + (int64_t)(c->idle_ms / 3);
 }
 
+bool conn_keepalive_due(const jbus_conn *c)
+{
+	return c->state == JBUS_STATE_CONNECTED && c->idle_ms && conn_now_ms() >= keepalive_at(c);
+}
+
 JBUS_EXPORT int jbus_conn_get_timeout(const jbus_conn *c)
 {
 	int64_t left;
@@ -592,7 +597,7 @@ static int dispatch_connected(jbus_conn *c)
 {
 	int r, handled;
 
-	if (c->state == JBUS_STATE_CONNECTED && c->idle_ms && conn_now_ms() >= keepalive_at(c)) {
+	if (conn_keepalive_due(c)) {
 		r = ops_simple(c, "ping", (struct wire_raw){ 0 });
 		if (r < 0)
 			return r;

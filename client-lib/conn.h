@@ -132,6 +132,8 @@ int conn_lost(jbus_conn *c, int err);
 void conn_lost_retry(jbus_conn *c);
 void conn_write_final(jbus_conn *c);
 int conn_write(jbus_conn *c);
+/* A keepalive ping is due: the broker has an idle timeout and we were quiet a third of it. */
+bool conn_keepalive_due(const jbus_conn *c);
 
 /*
  * Appending a frame: conn_queue_begin() checks the connection and notes

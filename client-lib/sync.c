@@ -41,10 +41,26 @@ static int wait_io(jbus_conn *c, int64_t deadline)
 	return 0;
 }
 
+/*
+ * What a blocking call just queued (a request, a hello) goes out before any
+ * read: the answer cannot be there yet, and poll() tells when something is,
+ * so a read now would only find nothing. True if it was all written that way;
+ * false leaves everything (backlog, keepalive, a failed write and what the
+ * broker said before closing) to the full dispatch.
+ */
+static bool write_first(jbus_conn *c)
+{
+	if (c->backlog || c->fd < 0 || conn_keepalive_due(c) ||
+	    (c->state != JBUS_STATE_CONNECTED && c->state != JBUS_STATE_CONNECTING))
+		return false;
+	return conn_write(c) == 0;
+}
+
 /* The one blocking loop (see conn.h); the handle stays allocated until sync_release(). */
 int sync_run(jbus_conn *c, int timeout_ms, until_fn until, void *ud, int on_timeout)
 {
 	int64_t deadline = deadline_of(timeout_ms);
+	bool wrote;
 	int result;
 
 	if (!c)
@@ -53,18 +69,25 @@ int sync_run(jbus_conn *c, int timeout_ms, until_fn until, void *ud, int on_time
 		return -EBUSY;
 	/* a callback may close the handle: it stays allocated until sync_release() */
 	c->hold++;
+	wrote = write_first(c);
 	for (;;) {
-		int r = jbus_conn_dispatch(c);
-		if (c->free_pending) {
-			result = JBUS_E_CLOSED;
-			break;
+		int r = 0;
+
+		if (!wrote) {
+			r = jbus_conn_dispatch(c);
+			if (c->free_pending) {
+				result = JBUS_E_CLOSED;
+				break;
+			}
 		}
 		if (until(c, r, &result, ud))
 			break;
-		if (expired(deadline)) {
+		/* even with no time left, what is readable gets one dispatch */
+		if (!wrote && expired(deadline)) {
 			result = on_timeout;
 			break;
 		}
+		wrote = false;
 		r = wait_io(c, deadline);
 		if (r < 0) {
 			result = r;
@@ -110,11 +133,6 @@ static bool until_flushed(jbus_conn *c, int r, int *result, void *ud)
 
 JBUS_EXPORT int jbus_conn_flush(jbus_conn *c, int timeout_ms)
 {
-	/* the usual case: the socket takes it all at once, and that needs no read
-	 * (one recv() less per publish of a request/reply round trip) */
-	if (c && !c->depth && !c->free_pending && c->state == JBUS_STATE_CONNECTED &&
-	    c->fd >= 0 && conn_write(c) == 0 && c->out.len == c->out_off)
-		return 0;
 	return run_release(c, timeout_ms, until_flushed, -ETIMEDOUT);
 }
 
