@@ -283,10 +283,9 @@ static void warn_out_of_fds(struct broker *b, const char *what)
 	log_warn("out of file descriptors; %s clients=%u", what, b->nclients);
 }
 
-/* Returns true if it took a connection off the queue, false if none was
- * pending: the kernel reserves the new fd before looking at the queue, so a
- * full fd table gives EMFILE even with nothing to accept. */
-static bool accept_out_of_fds(struct broker *b)
+/* The kernel reserves the new fd before it looks at the queue, so a full fd
+ * table gives EMFILE even with nothing to accept. */
+static void accept_out_of_fds(struct broker *b)
 {
 	int fd;
 
@@ -300,7 +299,6 @@ static bool accept_out_of_fds(struct broker *b)
 		warn_out_of_fds(b, "refusing connections");
 	}
 	b->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	return fd >= 0;
 }
 
 /* The reserve fd could not be had back: stop watching the listener for a
@@ -340,43 +338,44 @@ static bool over_uid_limit(struct broker *b, int fd)
 	return true;
 }
 
+/*
+ * One connection per wake-up: the listener is level-triggered, so the next
+ * epoll_wait reports it again while more wait, in turn with the clients'
+ * frames. Looping on to EAGAIN would cost an accept4 that finds nothing for
+ * every connection that came alone (the usual case), and a storm of them
+ * would be taken in before any of their hellos is served.
+ */
 static void on_accept(struct watch *w, uint32_t events)
 {
 	struct broker *b = container_of(w, struct broker, listener.w);
+	int fd;
 
-	for (;;) {
-		int fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			if (errno == EMFILE || errno == ENFILE) {
-				bool took = accept_out_of_fds(b);
-				if (b->reserve_fd < 0) {
-					pause_accepting(b);
-					return;
-				}
-				if (!took)
-					return;
-				continue;
-			}
-			if (errno != EAGAIN)
-				log_warn("accept: %s", strerror(errno));
-			return;
+	do
+		fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	while (fd < 0 && (errno == EINTR || errno == ECONNABORTED));
+	if (fd < 0) {
+		if (errno == EMFILE || errno == ENFILE) {
+			accept_out_of_fds(b);
+			if (b->reserve_fd < 0)
+				pause_accepting(b);
+		} else if (errno != EAGAIN) {
+			log_warn("accept: %s", strerror(errno));
 		}
-		if (b->nclients >= b->cfg.max_clients) {
-			char msg[96];
-			snprintf(msg, sizeof(msg), "the broker has reached max_clients (%u)",
-				 b->cfg.max_clients);
-			b->stats.limit_reached++;
-			refuse(b, fd, "max_clients", msg);
-			continue;
-		}
-		if (b->cfg.max_clients_per_uid && over_uid_limit(b, fd))
-			continue;
-		b->stats.connections++;
-		if (client_new(b, fd) < 0)
-			b->stats.rejected++;
+		return;
 	}
+	if (b->nclients >= b->cfg.max_clients) {
+		char msg[96];
+		snprintf(msg, sizeof(msg), "the broker has reached max_clients (%u)",
+			 b->cfg.max_clients);
+		b->stats.limit_reached++;
+		refuse(b, fd, "max_clients", msg);
+		return;
+	}
+	if (b->cfg.max_clients_per_uid && over_uid_limit(b, fd))
+		return;
+	b->stats.connections++;
+	if (client_new(b, fd) < 0)
+		b->stats.rejected++;
 }
 
 static void on_signal(struct watch *w, uint32_t events)

@@ -255,7 +255,7 @@ void client_close(struct client *c, const char *log_why, enum client_end why)
 		  (unsigned long long)c->serial, client_label(c), (int)c->pid, log_why);
 	release(c, why); /* a no-op when lingering already released it */
 	loop_timer_cancel(&c->timer);
-	loop_del(b->loop, &c->w);
+	loop_forget(b->loop, &c->w); /* the accepted fd is ours alone */
 	c->w.fd = safe_close(c->w.fd);
 	c->state = CLIENT_DEAD;
 	list_del(&c->dirty_link);

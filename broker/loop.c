@@ -89,6 +89,12 @@ void loop_del(struct loop *l, struct watch *w)
 	w->events = 0;
 }
 
+void loop_forget(struct loop *l, struct watch *w)
+{
+	(void)l;
+	w->events = 0;
+}
+
 void timer_init(struct timer *t, timer_fn fn)
 {
 	memset(t, 0, sizeof(*t));

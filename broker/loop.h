@@ -45,6 +45,12 @@ struct loop *loop_free(struct loop *l);
 int loop_add(struct loop *l, struct watch *w, uint32_t events);
 int loop_mod(struct loop *l, struct watch *w, uint32_t events);
 void loop_del(struct loop *l, struct watch *w);
+/*
+ * w->fd is about to be closed and nothing else holds its file (no dup, no
+ * fork): close() takes it out of the epoll set, so this only forgets it,
+ * without the system call of loop_del.
+ */
+void loop_forget(struct loop *l, struct watch *w);
 
 void timer_init(struct timer *t, timer_fn fn);
 /* (Re)arm t to fire ms milliseconds from now. */

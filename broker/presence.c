@@ -14,16 +14,29 @@
 #include "log.h"
 #include "publish.h"
 #include "retain.h"
+#include "router.h"
 
 #define TOPIC_CONNECTED "$SYS/client/connected"
 #define TOPIC_DISCONNECTED "$SYS/client/disconnected"
+
+static void heard(struct sub *s, void *ud)
+{
+	(void)s;
+	*(bool *)ud = true;
+}
 
 static void publish_event(struct client *c, const char *topic, const char *reason)
 {
 	struct broker *b = c->b;
 	struct wire_buf wb;
+	bool audience = b->nmonitors > 0;
 	char ids[96];
 
+	/* most connections come and go with nobody watching: build nothing then */
+	if (!audience)
+		router_match(&b->router, topic, strlen(topic), heard, &audience);
+	if (!audience)
+		return;
 	wire_buf_init(&wb, 0);
 	wire_buf_puts(&wb, "{\"name\":");
 	wire_buf_put_jstr(&wb, c->name.name, c->name.len);
