@@ -87,7 +87,7 @@ int peers_measure(int run, const struct bench_driver *d, const char *target,
 	r = &runs[run];
 	o.w = r->workload;
 	o.size = r->size;
-	/* W3 as the issue defines it: the server and both clients on one CPU */
+	/* W3 is defined with the server and both clients on one CPU */
 	if (r->workload == BENCH_W3)
 		o.cpu = 0;
 	o.messages = r->workload == BENCH_W5 ? peers_messages / o.publishers : peers_messages;

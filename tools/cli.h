@@ -154,7 +154,7 @@ void cli_on_error(jbus_conn *c, const char *code, const char *message, const cha
 /* Control characters in s become spaces, so that it prints as one line; returns s. */
 char *cli_one_line(char *s);
 /*
- * An error that has a code, in the form of the issue-4 subcommands: one
+ * An error that has a code, in the form every subcommand uses: one
  * line "jbus: CODE: MESSAGE" on stderr (control characters in the message
  * become spaces). Returns CLI_FAIL.
  */

@@ -4,7 +4,7 @@
  *
  * The reply's data goes to stdout as one line, its bytes unchanged, and
  * the exit status is 0. Anything else is one line on stderr in the form
- * the issue fixes for scripts, "jbus: <code>: <message>": an error reply
+ * scripts rely on, "jbus: <code>: <message>": an error reply
  * with its own code and message, or the broker's error (no_such_client,
  * no_reply, timeout, limit_reached), all with exit status 1 except the
  * broker's timeout, 3. -t is the request's deadline, given to the broker;

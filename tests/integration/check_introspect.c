@@ -23,7 +23,7 @@
 
 #define NOBODY 65534
 
-/* The counters of the list plus the three the broker adds, as stats sends them. */
+/* The counters every stats frame has had from the start, in the order stats sends them. */
 static const char *const counters[] = {
 	"uptime_ms", "clients", "subscriptions", "retained", "retained_bytes", "frames_in",
 	"msgs_routed", "deliveries", "bytes_in", "bytes_out", "slow_consumer_disconnects",
