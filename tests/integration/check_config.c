@@ -111,26 +111,26 @@ START_TEST(test_config_every_option_a_key)
 						    "help",    "version",      "verbose",
 						    "quiet" };
 	char out[16384], err[1024], key[64];
-	const char *p;
+	struct jt_opt opts[64];
 	json_object *o = print_config(JT_ARGV("--print-config"));
+	size_t nopts;
 	int n = 0;
 
 	ck_assert_int_eq(run(JT_ARGV("--help"), out, sizeof(out), err, sizeof(err)), 0);
-	for (p = out; (p = strstr(p, "--")); p += 2) {
-		size_t len = strspn(p + 2, "abcdefghijklmnopqrstuvwxyz-");
+	nopts = jt_help_options(out, opts, ARRAY_SIZE(opts));
+	for (size_t i = 0; i < nopts; i++) {
+		const char *name = opts[i].l + 2;
 		bool skip = false;
 
-		if (len == 0 || len >= sizeof(key) || (p > out && p[-1] != ' ' && p[-1] != ','))
-			continue;
-		memcpy(key, p + 2, len);
-		key[len] = '\0';
-		for (size_t i = 0; i < ARRAY_SIZE(not_settings); i++)
-			skip |= strcmp(key, not_settings[i]) == 0;
+		ck_assert_uint_lt(strlen(name), sizeof(key));
+		for (size_t j = 0; j < ARRAY_SIZE(not_settings); j++)
+			skip |= strcmp(name, not_settings[j]) == 0;
 		if (skip)
 			continue;
+		strcpy(key, name);
 		for (char *k = key; *k; k++)
 			*k = *k == '-' ? '_' : *k;
-		ck_assert_msg(jt_has(o, key), "--%.*s has no key '%s'", (int)len, p + 2, key);
+		ck_assert_msg(jt_has(o, key), "%s has no key '%s'", opts[i].l, key);
 		n++;
 	}
 	ck_assert_int_ge(n, 20);

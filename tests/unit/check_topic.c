@@ -167,7 +167,7 @@ START_TEST(test_topic_check_name_positions)
 	for (size_t n = 1; n <= sizeof(s); n++) {
 		memset(s, 'a', n);
 		ck_assert_msg(!topic_check_name(s, n), "length %zu", n);
-		for (size_t i = 1; i < n; i++) {
+		for (size_t i = 0; i < n; i++) {
 			for (size_t k = 0; k < sizeof(bad); k++) {
 				s[i] = bad[k];
 				ck_assert_msg(topic_check_name(s, n), "0x%02x at %zu of %zu",
