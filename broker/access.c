@@ -248,22 +248,6 @@ static void revoke_all(struct broker *b)
 			 n.names, n.subs, n.monitors, n.wills);
 }
 
-void access_reload(struct broker *b)
-{
-	struct policy *p;
-	char e[400];
-
-	if (!b->cfg.policy_file) {
-		log_info("reload: no policy file");
-		return;
-	}
-	if (policy_load(b->cfg.policy_file, &p, e, sizeof(e)) < 0) {
-		log_error("reload: policy %s; keeping the running policy", e);
-		return;
-	}
-	access_set_policy(b, p);
-}
-
 void access_set_policy(struct broker *b, struct policy *p)
 {
 	policy_free(b->policy);

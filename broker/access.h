@@ -33,8 +33,6 @@ bool access_peer(struct broker *b, uid_t uid, gid_t gid, enum policy_op op, cons
 
 /* Loads cfg.policy_file at start (-errno, reason in err). */
 int access_init(struct broker *b, char *err, size_t errlen);
-/* SIGHUP: loads the file again; on failure keeps the running policy and logs why. */
-void access_reload(struct broker *b);
 /*
  * Puts p (owned from now on; NULL: the default policy) in force, taking
  * back from connected clients what it denies.

@@ -520,7 +520,9 @@ static int load_file(struct config *c, char *err, size_t errlen)
 			}
 			level_from = o;
 		}
-		c->given |= 1ULL << (o - opts);
+		/* null leaves the option unset: it was not given */
+		if (!json_object_is_type(val, json_type_null))
+			c->given |= 1ULL << (o - opts);
 	}
 	return 0;
 }

@@ -6,9 +6,7 @@
  * 2 for a usage error.
  */
 #include <getopt.h>
-#include <grp.h>
 #include <limits.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -11,6 +11,8 @@
 
 /* Frames per writev(): each call costs the kernel an skb and a wake-up of the reader. */
 #define OUTQ_IOV IOV_MAX
+/* about an AF_UNIX socket's default send buffer (net.core.wmem_default) */
+#define OUTQ_WRITEV_BYTES (256 * 1024)
 
 /* Free buffers of 256, 512, 1024 and 2048 bytes (wire_buf sizes are powers of two). */
 #define POOL_MIN_SHIFT 8
@@ -169,7 +171,10 @@ int outq_write(struct outq *q, int fd, size_t max_bytes, size_t *written)
 		size_t want = 0;
 		ssize_t w;
 
-		for (uint32_t i = 0; i < q->count && n < OUTQ_IOV; i++, n++) {
+		/* no more than the socket could take in one call: a short write
+		 * would leave the rest of a longer list prepared for nothing */
+		for (uint32_t i = 0; i < q->count && n < OUTQ_IOV && want < OUTQ_WRITEV_BYTES;
+		     i++, n++) {
 			struct frame *f = at(q, i);
 			uint32_t skip = i == 0 ? q->off : 0;
 			iov[n].iov_base = f->data + skip;

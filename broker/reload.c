@@ -56,7 +56,8 @@ void reload_run(struct broker *b)
 	char err[512], *path = NULL;
 
 	if (!run) {
-		access_reload(b);
+		/* an embedded broker (no configuration of its own): nothing to read again */
+		log_info("reload: no configuration to reload");
 		return;
 	}
 	config_init(&next);
