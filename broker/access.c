@@ -12,10 +12,13 @@
 #include "dispatch.h"
 #include "log.h"
 #include "monitor.h"
+#include "ratelim.h"
 #include "router.h"
 #include "topic.h"
 
 #define ACCESS_MAX_GROUPS 256
+/* "forbidden" warning lines a second, all clients together */
+#define ACCESS_LOG_LINES 10
 
 static struct policy_verdict verdict_default(uid_t uid, enum policy_op op)
 {
@@ -94,6 +97,8 @@ static bool check(struct client *c, enum policy_op op, const char *s, size_t n,
 {
 	struct broker *b = c->b;
 	struct policy_verdict v;
+	uint32_t unlogged;
+	char more[32];
 
 	if (!b->policy) {
 		v = verdict_default(c->uid, op);
@@ -112,10 +117,13 @@ static bool check(struct client *c, enum policy_op op, const char *s, size_t n,
 	b->stats.forbidden++;
 	name_it(w, verb, s, n);
 	why_text(b, &v, w->why, sizeof(w->why));
-	if (first_denial(c, &v))
-		log_warn("forbidden client=%s pid=%d uid=%u op=%s reason=\"%s\"",
+	/* once per client and rule, and a bound over all clients for one that
+	 * reconnects in a loop and is denied each time */
+	if (first_denial(c, &v) && ratelim_window_pass(&b->forbidden_log, ACCESS_LOG_LINES,
+						       loop_now(b->loop), &unlogged))
+		log_warn("forbidden client=%s pid=%d uid=%u op=%s reason=\"%s\"%s",
 			 c->name.len ? c->name.name : "-", (int)c->pid, (unsigned)c->uid, w->text,
-			 w->why);
+			 w->why, ratelim_unlogged_text(more, sizeof(more), unlogged));
 	return false;
 }
 

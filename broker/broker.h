@@ -130,6 +130,7 @@ struct broker {
 	char *scratch;            /* BROKER_READ_CHUNK bytes, shared read buffer */
 	int reserve_fd;           /* released to accept-and-refuse on EMFILE */
 	struct ratelim emfile_log; /* EMFILE warnings */
+	struct ratelim_window forbidden_log; /* "forbidden" lines, all clients together */
 	struct broker_stats stats;
 	const char *version;      /* "jbusd <version>" */
 };

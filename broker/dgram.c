@@ -22,6 +22,8 @@
 
 #define DGRAM_PER_TURN 256
 #define DGRAM_LOG_SLOTS 64
+/* warning lines a second about datagrams, all senders together */
+#define DGRAM_LOG_LINES 10
 
 struct dgram {
 	struct listener ls;
@@ -35,6 +37,8 @@ struct dgram {
 		struct ratelim dropped;      /* "dgram dropped" */
 		struct ratelim not_retained; /* "dgram pub not retained" */
 	} logged[DGRAM_LOG_SLOTS];
+	/* both kinds from all senders: a sender is often one process per datagram */
+	struct ratelim_window window;
 };
 
 static void on_readable(struct watch *w, uint32_t events);
@@ -123,12 +127,27 @@ static struct sender_log *sender_log(struct dgram *d, const struct ucred *cr)
 	return sl;
 }
 
-/* Warn about a dropped datagram at most once a second per sender. */
+/*
+ * A warning about a datagram: at most once a second per sender and kind
+ * (rl), and DGRAM_LOG_LINES a second from all senders together; *unlogged
+ * gets what the second bound held back since the last line.
+ */
+static bool may_log(struct dgram *d, struct ratelim *rl, uint32_t *unlogged)
+{
+	uint64_t now = loop_now(d->b->loop);
+
+	return ratelim_pass(rl, now, NULL) &&
+	       ratelim_window_pass(&d->window, DGRAM_LOG_LINES, now, unlogged);
+}
+
 static void complain(struct dgram *d, const struct ucred *cr, const char *what)
 {
-	if (ratelim_pass(&sender_log(d, cr)->dropped, loop_now(d->b->loop), NULL))
-		log_warn("dgram dropped: %s from=dgram:%u:%d", what, (unsigned)cr->uid,
-			 (int)cr->pid);
+	uint32_t unlogged;
+	char more[32];
+
+	if (may_log(d, &sender_log(d, cr)->dropped, &unlogged))
+		log_warn("dgram dropped: %s from=dgram:%u:%d%s", what, (unsigned)cr->uid,
+			 (int)cr->pid, ratelim_unlogged_text(more, sizeof(more), unlogged));
 }
 
 /* Returns NULL when published, else why the datagram was refused. */
@@ -163,10 +182,14 @@ static const char *publish_dgram(struct dgram *d, const struct ucred *cr, const 
 	    (r = retain_set(&b->retained, t, tn, from, (size_t)fn, cr->uid, data)) != 0) {
 		if (r < 0)
 			return "out of memory";
+		uint32_t unlogged;
+		char more[32];
+
 		b->stats.limit_reached++;
-		if (ratelim_pass(&sender_log(d, cr)->not_retained, loop_now(b->loop), NULL))
-			log_warn("dgram pub not retained: %s reached from=%s topic=%.*s",
-				 retain_limit_name(r), from, (int)tn, t);
+		if (may_log(d, &sender_log(d, cr)->not_retained, &unlogged))
+			log_warn("dgram pub not retained: %s reached from=%s topic=%.*s%s",
+				 retain_limit_name(r), from, (int)tn, t,
+				 ratelim_unlogged_text(more, sizeof(more), unlogged));
 	}
 	if (publish_route(b, (struct origin){ from, (size_t)fn }, t, tn, data, "pub") < 0)
 		return "out of memory";

@@ -5,6 +5,8 @@
  */
 #include "ratelim.h"
 
+#include <stdio.h>
+
 bool ratelim_pass(struct ratelim *rl, uint64_t now, uint32_t *unlogged)
 {
 	if (now < rl->next_ms) {
@@ -26,4 +28,31 @@ uint32_t ratelim_take(struct ratelim *rl)
 
 	rl->unlogged = 0;
 	return n;
+}
+
+bool ratelim_window_pass(struct ratelim_window *w, uint32_t max, uint64_t now,
+			 uint32_t *unlogged)
+{
+	if (now - w->start_ms >= RATELIM_INTERVAL_MS) {
+		w->start_ms = now;
+		w->lines = 0;
+	}
+	if (w->lines >= max) {
+		if (w->unlogged < UINT32_MAX)
+			w->unlogged++;
+		return false;
+	}
+	w->lines++;
+	if (unlogged)
+		*unlogged = w->unlogged;
+	w->unlogged = 0;
+	return true;
+}
+
+const char *ratelim_unlogged_text(char *buf, size_t cap, uint32_t n)
+{
+	if (!n)
+		return "";
+	snprintf(buf, cap, " unlogged=%u", (unsigned)n);
+	return buf;
 }

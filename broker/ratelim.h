@@ -9,6 +9,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define RATELIM_INTERVAL_MS 1000
@@ -26,3 +27,21 @@ struct ratelim {
 bool ratelim_pass(struct ratelim *rl, uint64_t now, uint32_t *unlogged);
 /* The lines held back since the last one logged, and the count starts again (a final report). */
 uint32_t ratelim_take(struct ratelim *rl);
+
+/*
+ * A bound over all sources together, for a line that many short-lived
+ * sources can each cause once (a process per datagram, a client that
+ * reconnects in a loop): at most max lines in each window of
+ * RATELIM_INTERVAL_MS. A zeroed struct has logged nothing yet.
+ */
+struct ratelim_window {
+	uint64_t start_ms; /* when the current window began */
+	uint32_t lines;    /* logged in it */
+	uint32_t unlogged; /* held back since the last line logged */
+};
+
+/* As ratelim_pass, for a window that lets max lines through. */
+bool ratelim_window_pass(struct ratelim_window *w, uint32_t max, uint64_t now,
+			 uint32_t *unlogged);
+/* " unlogged=N" in buf (cap bytes), or "" for 0: the end of a line that reports it. */
+const char *ratelim_unlogged_text(char *buf, size_t cap, uint32_t n);

@@ -541,6 +541,50 @@ START_TEST(test_access_log_once)
 }
 END_TEST
 
+/*
+ * A process that reconnects in a loop and is denied each time: once per client and rule does
+ * not bound it, the broker-wide bound of 10 lines a second does. After a second, one more
+ * denial's line says how many were held back: every denial is a line or counted in one.
+ */
+START_TEST(test_access_log_reconnect_loop)
+{
+	struct jt_conn *r, *n;
+	unsigned long long held;
+	char name[16];
+	int64_t t0, elapsed;
+	int lines;
+
+	if (getenv("JT_VERBOSE"))
+		return; /* the log went to the terminal */
+	start_policy("{\"rules\":[\n"
+		     " {\"for\":\"*\",\"allow\":{\"publish\":[\"#\"],\"subscribe\":[\"#\"],"
+		     "\"send\":[\"*\"],\"own\":[\"*\"],\"introspect\":true}},\n"
+		     " {\"for\":\"uid:65534\",\"deny\":{\"publish\":[\"secret/#\"]}}\n"
+		     "]}",
+		     NULL);
+	r = jt_client("r");
+	t0 = jt_now_ms();
+	for (int i = 0; i < 31; i++) {
+		if (i == 30) {
+			elapsed = jt_now_ms() - t0;
+			lines = jt_log_lines_held(JT_ARGV("forbidden client=n"), &held);
+			ck_assert_msg(lines >= 10 && lines <= 10 * (elapsed / 1000 + 2),
+				      "%d log lines in %lld ms", lines, (long long)elapsed);
+			jt_wait_rate_window();
+		}
+		jt_fmt(name, sizeof(name), "n%d", i);
+		n = nobody(name);
+		jt_send(n, "{\"op\":\"pub\",\"topic\":\"secret/a\",\"id\":1}");
+		expect_forbidden(n, "1", "pub to 'secret/a'", BY_RULE1);
+		jt_close(n);
+	}
+	lines = jt_log_lines_held(JT_ARGV("forbidden client=n"), &held);
+	ck_assert_msg(lines + held == 31, "%d lines holding back %llu, for 31 denials", lines,
+		      held);
+	ck_assert_int_eq(jt_stat(r, "forbidden"), 31);
+}
+END_TEST
+
 /* section: reload */
 
 /* pub on topic with id as c until the answer is want_ok (ok / forbidden), with a deadline. */
@@ -782,6 +826,7 @@ Suite *jt_suite(void)
 		{ "will", test_access_will },
 		{ "dgram", test_access_dgram },
 		{ "log_once", test_access_log_once },
+		{ "log_reconnect_loop", test_access_log_reconnect_loop },
 		{ "reload", test_access_reload },
 		{ "reload_revokes", test_access_reload_revokes },
 		{ "start_errors", test_access_start_errors },

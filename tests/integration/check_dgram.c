@@ -451,6 +451,20 @@ START_TEST(test_dgram_oversized)
 }
 END_TEST
 
+/* A datagram from a process of its own, a sender the broker has not seen; returns its pid. */
+static pid_t send_from_child(const char *p)
+{
+	pid_t child = fork();
+	int st;
+
+	ck_assert_int_ge(child, 0);
+	if (child == 0)
+		_exit(try_send_to(dpath, p, strlen(p)) ? 1 : 0);
+	ck_assert_int_eq(waitpid(child, &st, 0), child);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	return child;
+}
+
 /*
  * 50 bad datagrams from one sender in a burst give one log line (more only
  * if the burst took more than a second); another sender is logged too.
@@ -461,16 +475,11 @@ START_TEST(test_dgram_log_rate_limited)
 	char from[48];
 	int64_t t0 = jt_now_ms(), elapsed;
 	pid_t child;
-	int n, st;
+	int n;
 
 	for (int i = 0; i < 50; i++)
 		dsend("{\"op\":\"pub\"}");
-	child = fork();
-	ck_assert_int_ge(child, 0);
-	if (child == 0)
-		_exit(try_send_to(dpath, "not json", 8) ? 1 : 0);
-	ck_assert_int_eq(waitpid(child, &st, 0), child);
-	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	child = send_from_child("not json");
 	sync_dgram(s, 1);
 	elapsed = jt_now_ms() - t0;
 	expect_counts(s, 52, 51);
@@ -481,6 +490,37 @@ START_TEST(test_dgram_log_rate_limited)
 		      (long long)elapsed);
 	jt_fmt(from, sizeof(from), "dgram:%u:%d", (unsigned)getuid(), (int)child);
 	ck_assert_int_eq(log_lines("not a JSON object", from), 1);
+}
+END_TEST
+
+/*
+ * 30 senders, a process each, one bad datagram each, as a script that runs a new process
+ * per datagram: their lines are bounded together (10 a second). Once a second has passed,
+ * one more sender's line says how many were held back: every datagram is then a line or
+ * counted in one.
+ */
+START_TEST(test_dgram_log_many_senders)
+{
+	struct jt_conn *s = subscriber();
+	unsigned long long held;
+	int64_t t0 = jt_now_ms(), elapsed;
+	int n;
+
+	for (int i = 0; i < 30; i++)
+		send_from_child("not json");
+	sync_dgram(s, 1);
+	elapsed = jt_now_ms() - t0;
+	expect_counts(s, 31, 30);
+	n = jt_log_lines_held(JT_ARGV("dgram dropped: not a JSON object"), &held);
+	if (n == -1)
+		return;
+	ck_assert_msg(n >= 10 && n <= 10 * (elapsed / 1000 + 2), "%d log lines in %lld ms", n,
+		      (long long)elapsed);
+	jt_wait_rate_window();
+	send_from_child("not json");
+	sync_dgram(s, 2);
+	n = jt_log_lines_held(JT_ARGV("dgram dropped: not a JSON object"), &held);
+	ck_assert_msg(n + held == 31, "%d lines holding back %llu, for 31 datagrams", n, held);
 }
 END_TEST
 
@@ -512,7 +552,7 @@ START_TEST(test_dgram_log_not_retained)
 	char frame[128], from[48];
 	int64_t t0, elapsed;
 	pid_t child;
-	int n, st;
+	int n;
 
 	/* before the first datagram: the broker may log while this test still sends */
 	t0 = jt_now_ms();
@@ -523,14 +563,7 @@ START_TEST(test_dgram_log_not_retained)
 		dsend(frame);
 	}
 	dsend("{\"op\":\"pub\"}");
-	child = fork();
-	ck_assert_int_ge(child, 0);
-	if (child == 0) {
-		const char *x = "{\"op\":\"pub\",\"topic\":\"x\",\"retain\":true,\"data\":1}";
-		_exit(try_send_to(dpath, x, strlen(x)) ? 1 : 0);
-	}
-	ck_assert_int_eq(waitpid(child, &st, 0), child);
-	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	child = send_from_child("{\"op\":\"pub\",\"topic\":\"x\",\"retain\":true,\"data\":1}");
 	sync_dgram(s, 1);
 	elapsed = jt_now_ms() - t0;
 	ck_assert_int_eq(jt_stat(s, "limit_reached"), 51);
@@ -696,6 +729,7 @@ Suite *jt_suite(void)
 		{ "retain", test_dgram_retain },
 		{ "malformed", test_dgram_malformed, (int)ARRAY_SIZE(bad_cases) },
 		{ "log_rate_limited", test_dgram_log_rate_limited },
+		{ "log_many_senders", test_dgram_log_many_senders },
 		{ "live_socket", test_dgram_live_socket_not_stolen },
 	};
 	const struct jt_case dir_cases[] = {

@@ -157,6 +157,17 @@ typedef void (*jt_line_fn)(const char *line, void *userdata);
  * JT_VERBOSE.
  */
 int jt_log_lines(const char *const *parts, jt_line_fn fn, void *userdata);
+/*
+ * The same count, and in *held the sum of the lines' " unlogged=N" (the lines a rate limit
+ * held back before each): with a rate limit, lines + *held is every event once the last
+ * window has been reported. -1 with JT_VERBOSE.
+ */
+int jt_log_lines_held(const char *const *parts, unsigned long long *held);
+/*
+ * Lets a second of the monotonic clock pass, which the broker's log rate limits count in:
+ * only time ends their window, so this is the one wait the tests make on time alone.
+ */
+void jt_wait_rate_window(void);
 /* <jt_b.dir>/retained: the --retain-file of jt_setup_retain_file, for restarts with it. */
 const char *jt_retain_file(void);
 /* Checked-fixture setup: jt_b on <fresh dir>/jbus.sock with --retain-file jt_retain_file(). */

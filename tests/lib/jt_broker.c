@@ -199,6 +199,26 @@ int jt_log_lines(const char *const *parts, jt_line_fn fn, void *userdata)
 	return n;
 }
 
+static void add_held(const char *line, void *userdata)
+{
+	const char *at = strstr(line, " unlogged=");
+
+	if (at)
+		*(unsigned long long *)userdata += strtoull(at + strlen(" unlogged="), NULL, 10);
+}
+
+int jt_log_lines_held(const char *const *parts, unsigned long long *held)
+{
+	*held = 0;
+	return jt_log_lines(parts, add_held, held);
+}
+
+void jt_wait_rate_window(void)
+{
+	for (int64_t until = jt_now_ms() + 1001; jt_now_ms() < until;)
+		poll(NULL, 0, (int)(until - jt_now_ms()));
+}
+
 bool jt_log_has(const char *const *parts)
 {
 	return jt_log_lines(parts, NULL, NULL) != 0;

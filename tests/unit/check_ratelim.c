@@ -2,7 +2,8 @@
  * Unit tests of the log rate limiter (broker/ratelim.h) with explicit times: the first line
  * passes whatever the time, then one line per RATELIM_INTERVAL_MS counted from the last line
  * logged; the lines held back meanwhile are counted, handed to the next line that passes and
- * counted again from zero; ratelim_take reports and clears them.
+ * counted again from zero; ratelim_take reports and clears them. The window (a bound over
+ * all sources) lets max lines through in each interval, counted from the window's first line.
  */
 #include <stdint.h>
 
@@ -17,21 +18,40 @@ struct step {
 	uint32_t unlogged; /* with pass: the count handed over */
 };
 
-/* Runs steps[0..n) on rl in turn. */
-static void run(struct ratelim *rl, const struct step *steps, size_t n)
+typedef bool (*pass_fn)(void *lim, uint32_t max, uint64_t now, uint32_t *unlogged);
+
+static bool pass_one(void *lim, uint32_t max, uint64_t now, uint32_t *unlogged)
+{
+	(void)max;
+	return ratelim_pass(lim, now, unlogged);
+}
+
+static bool pass_window(void *lim, uint32_t max, uint64_t now, uint32_t *unlogged)
+{
+	return ratelim_window_pass(lim, max, now, unlogged);
+}
+
+/* Runs steps[0..n) on lim in turn through pass (max: the window's lines). */
+static void run_with(pass_fn pass, void *lim, uint32_t max, const struct step *steps, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		uint32_t got = 12345;
-		bool pass = ratelim_pass(rl, steps[i].now, &got);
+		bool passed = pass(lim, max, steps[i].now, &got);
 
-		ck_assert_msg(pass == steps[i].pass, "step %zu (now %llu): pass %d, want %d", i,
-			      (unsigned long long)steps[i].now, pass, steps[i].pass);
-		if (pass)
+		ck_assert_msg(passed == steps[i].pass, "step %zu (now %llu): pass %d, want %d", i,
+			      (unsigned long long)steps[i].now, passed, steps[i].pass);
+		if (passed)
 			ck_assert_msg(got == steps[i].unlogged, "step %zu: unlogged %u, want %u", i,
 				      got, steps[i].unlogged);
 		else
 			ck_assert_msg(got == 12345, "step %zu: held back, yet unlogged set", i);
 	}
+}
+
+/* Runs steps[0..n) on rl in turn. */
+static void run(struct ratelim *rl, const struct step *steps, size_t n)
+{
+	run_with(pass_one, rl, 0, steps, n);
 }
 
 static const uint64_t first_times[] = { 0, 1, 999, 1000, 123456789, UINT64_MAX - 2000 };
@@ -134,6 +154,48 @@ START_TEST(test_ratelim_saturates)
 }
 END_TEST
 
+/*
+ * A window of 3: three lines pass at once, the rest of the window is held back and counted;
+ * the window runs from its first line, not from the last one, and the first line of the next
+ * hands over the count.
+ */
+START_TEST(test_ratelim_window)
+{
+	static const struct step s[] = {
+		{ 5000, true, 0 },  { 5000, true, 0 },	{ 5400, true, 0 },  { 5400, false, 0 },
+		{ 5999, false, 0 }, { 6000, true, 2 },	{ 6001, true, 0 },  { 6999, true, 0 },
+		{ 6999, false, 0 }, { 9000, true, 1 },
+	};
+	struct ratelim_window w = { 0 };
+
+	run_with(pass_window, &w, 3, s, ARRAY_SIZE(s));
+}
+END_TEST
+
+/* A zeroed window passes at any time, 0 included; a window of 1 is one line a window. */
+START_TEST(test_ratelim_window_first)
+{
+	static const struct step s[] = { { 0, true, 0 }, { 999, false, 0 }, { 1000, true, 1 } };
+	struct ratelim_window w = { 0 }, late = { 0 };
+
+	run_with(pass_window, &w, 1, s, ARRAY_SIZE(s));
+	ck_assert(ratelim_window_pass(&late, 1, 123456789, NULL));
+	ck_assert(!ratelim_window_pass(&late, 1, 123456790, NULL));
+}
+END_TEST
+
+/* The text a line ends with: nothing for 0. */
+START_TEST(test_ratelim_unlogged_text)
+{
+	char buf[32];
+
+	ck_assert_str_eq(ratelim_unlogged_text(buf, sizeof(buf), 0), "");
+	ck_assert_str_eq(ratelim_unlogged_text(buf, sizeof(buf), 7), " unlogged=7");
+	ck_assert_str_eq(ratelim_unlogged_text(buf, sizeof(buf), UINT32_MAX),
+			 " unlogged=4294967295");
+}
+END_TEST
+
 Suite *jt_suite(void)
 {
 	const struct jt_case cases[] = {
@@ -143,6 +205,9 @@ Suite *jt_suite(void)
 		{ "take", test_ratelim_take },
 		{ "null_count", test_ratelim_null_count },
 		{ "saturates", test_ratelim_saturates },
+		{ "window", test_ratelim_window },
+		{ "window_first", test_ratelim_window_first },
+		{ "unlogged_text", test_ratelim_unlogged_text },
 	};
 	Suite *s = suite_create("ratelim");
 
